@@ -1,0 +1,55 @@
+# The two commands: `make run` starts the whole system, `make test` runs every test.
+# Both install what they need first: uv (if missing) and the locked environment.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+UV_VERSION := 0.13.9
+TOOLS := $(CURDIR)/.tools
+# Use the uv on PATH if there is one; else a private copy under .tools/.
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+RUN := $(UV) run --locked --no-sync
+SOURCES := packages services tests
+
+.PHONY: help run test check fmt migrate revision clean sync
+
+help: ## Show the targets
+	@echo "Usage: make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-9s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: sync ## Start PostgreSQL, Valkey and every service (users :8001, items :8002); Ctrl-C stops all
+	@$(RUN) python -m servicekit.devstack run
+
+test: sync ## Run the whole test suite against real PostgreSQL and Redis it starts itself
+	@$(RUN) pytest $(PYTEST_ARGS)
+
+check: sync ## Verify formatting, lint, types, import boundaries and the lock (changes nothing)
+	$(UV) lock --check
+	$(RUN) ruff format --check $(SOURCES)
+	$(RUN) ruff check $(SOURCES)
+	$(RUN) mypy $(SOURCES)
+	$(RUN) lint-imports
+
+fmt: sync ## Format and auto-fix lint
+	$(RUN) ruff format $(SOURCES)
+	$(RUN) ruff check --fix $(SOURCES)
+
+migrate: sync ## Apply every service's migrations to the local (or configured) databases
+	@$(RUN) python -m servicekit.devstack migrate
+
+revision: sync ## New migration: make revision SERVICE=items MESSAGE="add tags"
+	@test -n "$(SERVICE)" -a -n "$(MESSAGE)" || { echo 'usage: make revision SERVICE=<name> MESSAGE="<what>"'; exit 2; }
+	@$(RUN) python -m servicekit.devstack revision --service "$(SERVICE)" --message "$(MESSAGE)"
+
+clean: ## Delete local data (.data/: databases, logs, dev secrets) and caches
+	rm -rf .data .mypy_cache .ruff_cache .pytest_cache
+	find $(SOURCES) -name __pycache__ -type d -prune -exec rm -rf {} +
+
+sync: $(UV)
+	@$(UV) sync --locked --quiet
+
+$(TOOLS)/bin/uv:
+	@echo "uv not found: installing uv $(UV_VERSION) into .tools/"
+	@python3 -m pip install --quiet --disable-pip-version-check --target $(TOOLS) "uv==$(UV_VERSION)"

@@ -1,0 +1,144 @@
+"""`create_service_app`: the one way a service builds its FastAPI app.
+
+It wires what every service has — logging, problem details for every error,
+the middleware stack, health and metrics endpoints, the OpenAPI error schema —
+around the service's own routers and lifespan::
+
+    def create_app(settings: ItemsSettings) -> FastAPI:
+        return create_service_app(
+            settings,
+            name="items",
+            version=__version__,
+            description="…",
+            lifespan=lambda: _lifespan(settings),   # yields a ServiceState
+            routers=[item_router],
+        )
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.middleware.cors import CORSMiddleware
+
+from servicekit.health import health_router, metrics_router
+from servicekit.logging import configure_logging
+from servicekit.metrics import Metrics
+from servicekit.middleware import (
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+    TrustedHostMiddleware,
+)
+from servicekit.openapi import document_problems
+from servicekit.problems import install_problem_handlers
+from servicekit.routing import ServiceRoute
+from servicekit.settings import HttpSettings, ServiceSettings
+from servicekit.state import STATE_KEY, ServiceState
+
+__all__ = ["ServiceApp", "create_service_app"]
+
+_QUIET_PATHS: Final = ("/health/live", "/health/ready", "/metrics")
+
+
+class ServiceApp(FastAPI):
+    """A FastAPI app whose OpenAPI document describes errors as problem details."""
+
+    metrics: Metrics
+
+    def openapi(self) -> dict[str, Any]:
+        return document_problems(super().openapi())
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    name: str,
+    version: str,
+    description: str,
+    lifespan: Callable[[], AbstractAsyncContextManager[ServiceState]],
+    routers: Sequence[APIRouter],
+    conflicts: Mapping[str, str] | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> ServiceApp:
+    """Build the app of the service ``name``.
+
+    ``lifespan`` opens the service's resources and yields its `ServiceState`;
+    ``conflicts`` maps unique-constraint names to the 409 detail a violation gets.
+    """
+    configure_logging(level=settings.log.level, format=settings.log.format, service=name)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def app_lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with lifespan() as state:
+            metrics.watch_pool(state.database.engine)
+            try:
+                yield {STATE_KEY: state}
+            finally:
+                metrics.unwatch_pool()
+
+    app = ServiceApp(
+        title=name,
+        version=version,
+        description=description,
+        lifespan=app_lifespan,
+        openapi_tags=openapi_tags,
+        redoc_url=None,
+    )
+    app.metrics = metrics
+    install_problem_handlers(app, conflicts=conflicts or {})
+    app.include_router(health_router(check_timeout=settings.health.check_timeout))
+    app.include_router(metrics_router(metrics))
+    for router in routers:
+        app.include_router(router)
+    _require_service_routes(app)
+    _add_middleware(app, settings.http, metrics)
+    return app
+
+
+def _require_service_routes(app: FastAPI) -> None:
+    for route in app.routes:
+        if isinstance(route, APIRoute) and not isinstance(route, ServiceRoute):
+            raise TypeError(
+                f"{route.path} is not a ServiceRoute: "
+                "build its router with servicekit's ServiceRouter"
+            )
+
+
+def _add_middleware(app: FastAPI, http: HttpSettings, metrics: Metrics) -> None:
+    # Each add wraps the stack built so far: add from the innermost outwards.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=http.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    if http.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(http.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=[
+                "ETag",
+                "Link",
+                "Location",
+                "Retry-After",
+                "RateLimit",
+                "RateLimit-Policy",
+                "X-Request-ID",
+                "Server-Timing",
+            ],
+            max_age=600,
+        )
+    if "*" not in http.trusted_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=http.trusted_hosts)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, quiet_paths=_QUIET_PATHS)

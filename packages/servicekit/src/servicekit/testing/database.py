@@ -1,0 +1,91 @@
+"""Test databases: created fresh, migrated once per run, rolled back after every test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from servicekit.dependencies import unit_of_work
+from servicekit.migrations import upgrade
+
+__all__ = ["TestDatabase", "prepare_database"]
+
+
+async def prepare_database(
+    server_url: str, name: str, *, migrations: Path, version_table: str
+) -> str:
+    """Create database ``name`` afresh on the server and migrate it; its asyncpg URL.
+
+    The schema comes from the migrations, not from ``create_all``, so every
+    test run tests the migrations too.
+    """
+    server = make_url(server_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(server.render_as_string(hide_password=False))
+    try:
+        quoted = '"' + name.replace('"', '""') + '"'
+        await connection.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        await connection.execute(f"CREATE DATABASE {quoted}")
+    finally:
+        await connection.close()
+    url = server.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+        hide_password=False
+    )
+    await asyncio.to_thread(
+        upgrade, script_location=migrations, database_url=url, version_table=version_table
+    )
+    return url
+
+
+class TestDatabase:
+    """A migrated database whose tests each run in a transaction that is rolled back.
+
+    SQLAlchemy's "join a session into an external transaction" recipe: the
+    test and every request of the app under test share one connection and its
+    outer transaction; each unit of work commits a savepoint; the outer
+    transaction is rolled back when the test ends.
+    """
+
+    __test__ = False  # not a test class, despite its name
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(url, poolclass=NullPool)
+
+    @asynccontextmanager
+    async def rollback(self, app: FastAPI) -> AsyncIterator[AsyncSession]:
+        """A session for the test; ``app``'s requests join its transaction."""
+        async with self.engine.connect() as connection:
+            transaction = await connection.begin()
+            factory = async_sessionmaker(
+                bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
+
+            async def joined_unit_of_work() -> AsyncIterator[AsyncSession]:
+                async with factory() as session:
+                    yield session
+                    await session.commit()
+
+            app.dependency_overrides[unit_of_work] = joined_unit_of_work
+            try:
+                async with factory() as session:
+                    yield session
+            finally:
+                app.dependency_overrides.pop(unit_of_work, None)
+                await transaction.rollback()
+
+    async def dispose(self) -> None:
+        """Close the engine."""
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Items: the catalogue, with owners."""

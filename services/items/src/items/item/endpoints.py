@@ -1,0 +1,149 @@
+"""``/items``: the catalogue. Reads are public; writes need the owner or an admin."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import Header, Path, Query, Request, Response
+
+from items.item import service
+from items.item.cursor import Cursor, encode_cursor
+from items.item.etag import etag, if_none_match_matches
+from items.item.models import Item
+from items.item.repository import ItemFilter
+from items.item.schemas import ItemCreate, ItemRead, ItemUpdate
+from servicekit.dependencies import CurrentPrincipal, DbSession
+from servicekit.errors import BadRequest
+from servicekit.openapi import problem_responses
+from servicekit.routing import ServiceRouter
+
+__all__ = ["router"]
+
+router = ServiceRouter(tags=["items"])
+
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The item's id.")]
+IfMatch = Annotated[
+    str | None,
+    Header(description="Change only if the item is still at this ETag (else 412)."),
+]
+
+
+@router.post(
+    "/items/",
+    status_code=201,
+    response_model=ItemRead,
+    summary="Create an item",
+    responses=problem_responses(401),
+)
+async def create_item(
+    data: ItemCreate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+) -> Item:
+    """Create an item owned by the caller."""
+    item = await service.create_item(session, principal, data)
+    response.headers["Location"] = str(request.url_for("get_item", item_id=item.id))
+    response.headers["ETag"] = etag(item)
+    return item
+
+
+@router.get(
+    "/items/",
+    response_model=list[ItemRead],
+    summary="List items",
+    responses={
+        200: {"description": 'A page of items; `Link: <…>; rel="next"` when the page is full.'},
+        **problem_responses(400),
+    },
+)
+async def list_items(
+    session: DbSession,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 10,
+    skip: Annotated[
+        int, Query(ge=0, le=2**31 - 1, description="Items to skip (offset paging).")
+    ] = 0,
+    cursor: Annotated[
+        Cursor | None, Query(description="Where the page starts (keyset paging).")
+    ] = None,
+    owner_id: Annotated[uuid.UUID | None, Query(description="Only this owner's items.")] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Name contains this (any case)."),
+    ] = None,
+) -> Sequence[Item]:
+    """Items in id order. Page with `skip`, or better with the `cursor` of the `Link` header,
+    whose cost does not grow with the depth of the page."""
+    if cursor is not None and skip:
+        raise BadRequest("Page with either `skip` or `cursor`, not both.")
+    where = ItemFilter(owner_id=owner_id, name_contains=q)
+    items = await service.list_items(session, where, limit=limit, offset=skip, after_id=cursor)
+    if len(items) == limit:
+        next_url = request.url.remove_query_params("skip").include_query_params(
+            limit=limit, cursor=encode_cursor(items[-1].id)
+        )
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return items
+
+
+@router.get(
+    "/items/{item_id}",
+    response_model=ItemRead,
+    summary="Get an item",
+    responses={
+        304: {"description": "Your copy (`If-None-Match`) is current."},
+        **problem_responses(404),
+    },
+)
+async def get_item(
+    item_id: ItemId,
+    session: DbSession,
+    response: Response,
+    if_none_match: Annotated[str | None, Header(description="ETags of copies you hold.")] = None,
+) -> Item | Response:
+    """The item, with its `ETag`; 304 if `If-None-Match` names the current one."""
+    item = await service.get_item(session, item_id)
+    tag = etag(item)
+    if if_none_match_matches(if_none_match, tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    response.headers["ETag"] = tag
+    return item
+
+
+@router.patch(
+    "/items/{item_id}",
+    response_model=ItemRead,
+    summary="Change an item",
+    responses=problem_responses(401, 403, 404, 412),
+)
+async def update_item(
+    item_id: ItemId,
+    data: ItemUpdate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Item:
+    """Change the fields sent (owner or admin); `version` goes up by one."""
+    item = await service.update_item(session, principal, item_id, data, if_match=if_match)
+    response.headers["ETag"] = etag(item)
+    return item
+
+
+@router.delete(
+    "/items/{item_id}",
+    status_code=204,
+    summary="Delete an item",
+    responses=problem_responses(401, 403, 404, 412),
+)
+async def delete_item(
+    item_id: ItemId, session: DbSession, principal: CurrentPrincipal, if_match: IfMatch = None
+) -> Response:
+    """Delete the item (owner or admin)."""
+    await service.delete_item(session, principal, item_id, if_match=if_match)
+    return Response(status_code=204)

@@ -1,0 +1,32 @@
+"""Entity tags of items and the conditional-request rules of RFC 9110 §13."""
+
+from __future__ import annotations
+
+from items.item.models import Item
+
+__all__ = ["etag", "if_match_holds", "if_none_match_matches"]
+
+
+def etag(item: Item) -> str:
+    """The strong entity tag of the item's current version."""
+    return f'"{item.version}"'
+
+
+def _tags(header: str) -> list[str]:
+    return [tag.strip() for tag in header.split(",") if tag.strip()]
+
+
+def if_none_match_matches(header: str | None, current: str) -> bool:
+    """Whether ``If-None-Match`` matches (weak comparison): the client's copy is current."""
+    if header is None:
+        return False
+    tags = _tags(header)
+    return "*" in tags or any(tag.removeprefix("W/") == current for tag in tags)
+
+
+def if_match_holds(header: str | None, current: str) -> bool:
+    """Whether ``If-Match`` allows the change (strong comparison; absent allows it)."""
+    if header is None:
+        return True
+    tags = _tags(header)
+    return "*" in tags or current in tags

@@ -1,0 +1,19 @@
+"""Settings of the items service: the common sections and its own, under ``ITEMS_``."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import JwksSettings, ServerSettings, ServiceSettings, TokenSettings
+
+__all__ = ["ItemsSettings"]
+
+
+class ItemsSettings(ServiceSettings):
+    """Everything the items service reads from ``ITEMS_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ITEMS_")
+
+    server: ServerSettings = ServerSettings(port=8002)
+    token: TokenSettings = TokenSettings()
+    jwks: JwksSettings = JwksSettings()

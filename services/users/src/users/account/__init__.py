@@ -1,0 +1,1 @@
+"""Accounts: registration, passwords, the user resource."""

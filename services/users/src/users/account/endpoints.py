@@ -1,0 +1,57 @@
+"""``/users``: registration and the user resource."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Request, Response
+
+from servicekit.dependencies import CurrentPrincipal, DbSession
+from servicekit.openapi import problem_responses
+from servicekit.routing import ServiceRouter
+from users.account import service
+from users.account.deps import CurrentUser, Passwords
+from users.account.models import User
+from users.account.schemas import UserCreate, UserRead
+
+__all__ = ["router"]
+
+router = ServiceRouter(tags=["users"])
+
+
+@router.post(
+    "/users/",
+    status_code=201,
+    response_model=UserRead,
+    summary="Register a user",
+    responses=problem_responses(409),
+)
+async def create_user(
+    data: UserCreate, session: DbSession, passwords: Passwords, request: Request, response: Response
+) -> User:
+    """Create an account. E-mails are unique regardless of case; common passwords are refused."""
+    user = await service.register(session, passwords, data)
+    response.headers["Location"] = str(request.url_for("get_user", user_id=user.id))
+    return user
+
+
+@router.get(
+    "/users/me",
+    response_model=UserRead,
+    summary="The caller's own account",
+    responses=problem_responses(401),
+)
+async def get_me(user: CurrentUser) -> User:
+    """The account of the access token's subject."""
+    return user
+
+
+@router.get(
+    "/users/{user_id}",
+    response_model=UserRead,
+    summary="A user by id",
+    responses=problem_responses(401, 404),
+)
+async def get_user(user_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> User:
+    """Yourself, or anyone if you are an admin; any other id is a 404."""
+    return await service.get_visible_user(session, principal, user_id)

@@ -1,0 +1,65 @@
+"""The rules of accounts. Raises domain errors; never commits."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.errors import NotFound, Unauthorized
+from servicekit.tokens import Principal
+from users.account.models import User
+from users.account.password import PasswordHasher
+from users.account.repository import UserRepository
+from users.account.schemas import UserCreate
+
+__all__ = ["authenticate", "get_current_user", "get_visible_user", "register"]
+
+_BAD_CREDENTIALS = "Incorrect e-mail or password."
+
+
+async def register(session: AsyncSession, passwords: PasswordHasher, data: UserCreate) -> User:
+    """Create an account; a taken e-mail (in any case) becomes a 409 at the flush."""
+    user = User(
+        email=data.email,
+        full_name=data.full_name,
+        password_hash=await passwords.hash(data.password),
+    )
+    return await UserRepository(session).add(user)
+
+
+async def authenticate(
+    session: AsyncSession, passwords: PasswordHasher, email: str, password: str
+) -> User:
+    """The active user with these credentials; the same 401, at the same cost, otherwise."""
+    user = await UserRepository(session).get_by_email(email)
+    if user is None:
+        await passwords.verify_nothing(password)
+        raise Unauthorized(_BAD_CREDENTIALS)
+    if not await passwords.verify(user.password_hash, password) or not user.is_active:
+        raise Unauthorized(_BAD_CREDENTIALS)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = await passwords.hash(password)
+    return user
+
+
+async def get_current_user(session: AsyncSession, principal: Principal) -> User:
+    """The account behind a verified token; 401 if it is gone or deactivated."""
+    user = await UserRepository(session).get(principal.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("The account of this token no longer exists.", error="invalid_token")
+    return user
+
+
+async def get_visible_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+    """A user the caller may see: themselves, or anyone for an admin.
+
+    Anyone else's id is a 404, exactly as for an id that does not exist, so
+    the answer never tells whether an account exists.
+    """
+    if principal.user_id != user_id and not principal.is_admin:
+        raise NotFound("No such user.")
+    user = await UserRepository(session).get(user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user

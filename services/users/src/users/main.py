@@ -1,0 +1,75 @@
+"""The users app: `create_app(settings)`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from servicekit.app import create_service_app
+from servicekit.database import open_database
+from servicekit.redis import open_redis
+from servicekit.tokens import MAX_LEEWAY_SECONDS, TokenVerifier
+from users import __version__
+from users.account.endpoints import router as account_router
+from users.account.password import open_password_hasher
+from users.settings import UsersSettings
+from users.signing_key.endpoints import router as signing_key_router
+from users.signing_key.keyring import Keyring
+from users.state import UsersState
+from users.token.endpoints import router as token_router
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """\
+Accounts, passwords, sessions and token issuing.
+
+Log in at `POST /auth/token` (form fields `username` = e-mail, `password`) and send the
+`access_token` as `Authorization: Bearer <token>`. Other services verify tokens with the
+public keys at `GET /.well-known/jwks.json`. Errors are RFC 9457 problem details.
+"""
+
+
+def create_app(settings: UsersSettings) -> FastAPI:
+    """The users service's ASGI app; resources open in its lifespan."""
+    return create_service_app(
+        settings,
+        name="users",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lambda: _lifespan(settings),
+        routers=[account_router, token_router, signing_key_router],
+        conflicts={"uq_users_email_lower": "A user with this e-mail already exists."},
+    )
+
+
+@asynccontextmanager
+async def _lifespan(settings: UsersSettings) -> AsyncIterator[UsersState]:
+    async with (
+        open_database(settings.database, application_name="users") as database,
+        open_redis(settings.redis, client_name="users") as redis,
+        open_password_hasher(settings.password_hash) as passwords,
+    ):
+        keyring = await Keyring.load(
+            database,
+            key_encryption_key=settings.keys.key_bytes(),
+            # A retired key verifies the tokens it signed until the last one expires.
+            publish_retired_for=timedelta(
+                seconds=settings.auth.access_token_ttl + MAX_LEEWAY_SECONDS
+            ),
+        )
+        yield UsersState(
+            database=database,
+            redis=redis,
+            verifier=TokenVerifier(
+                keyring,
+                issuer=settings.token.issuer,
+                audience=settings.token.audience,
+                leeway=settings.token.leeway,
+            ),
+            settings=settings,
+            keyring=keyring,
+            passwords=passwords,
+        )

@@ -1,0 +1,1 @@
+"""Sessions: one per login, owning its refresh tokens."""

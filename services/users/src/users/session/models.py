@@ -1,0 +1,50 @@
+"""The ``sessions`` and ``refresh_tokens`` tables."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from ipaddress import IPv4Address, IPv6Address
+
+from sqlalchemy import DateTime, ForeignKey, LargeBinary, String, func
+from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.orm import Mapped, mapped_column
+
+from servicekit.ids import uuid7
+from users.database import Base
+
+__all__ = ["RefreshToken", "Session"]
+
+
+class Session(Base):
+    """A login: the ``sid`` of its access tokens, with an idle and an absolute lifetime."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    ip: Mapped[IPv4Address | IPv6Address | None] = mapped_column(INET)
+
+
+class RefreshToken(Base):
+    """One refresh token of a session, stored only as its SHA-256 hash."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""Token-signing keys: stored encrypted, published as a JWKS."""

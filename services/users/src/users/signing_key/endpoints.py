@@ -1,0 +1,24 @@
+"""``/.well-known/jwks.json``: the public keys, for every verifier."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+
+from servicekit.routing import ServiceRouter
+from users.signing_key.schemas import Jwks
+from users.state import users_state
+
+__all__ = ["router"]
+
+router = ServiceRouter(tags=["keys"])
+
+# Verifiers refetch at once when they meet an unknown `kid`; this only bounds
+# how long intermediaries may serve a copy.
+_CACHE_CONTROL = "public, max-age=300"
+
+
+@router.get("/.well-known/jwks.json", response_model=Jwks, summary="Public signing keys (JWKS)")
+async def get_jwks(request: Request, response: Response) -> Jwks:
+    """The public keys that verify access tokens; no private key material, ever."""
+    response.headers["Cache-Control"] = _CACHE_CONTROL
+    return Jwks.model_validate(users_state(request).keyring.jwks())

@@ -1,0 +1,1 @@
+"""Token issuing: the OAuth2 password grant."""

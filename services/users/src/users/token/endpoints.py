@@ -1,0 +1,57 @@
+"""``/auth/token``: the OAuth2 password grant."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.security import OAuth2PasswordRequestForm
+
+from servicekit.dependencies import DbSession
+from servicekit.openapi import problem_responses
+from servicekit.routing import ServiceRouter
+from users.state import users_state
+from users.token import service
+from users.token.schemas import TokenResponse
+
+__all__ = ["router"]
+
+router = ServiceRouter(tags=["auth"])
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    summary="Log in (OAuth2 password grant)",
+    responses=problem_responses(401),
+)
+async def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: DbSession,
+    request: Request,
+    response: Response,
+) -> TokenResponse:
+    """Exchange an e-mail (`username`) and password for an access and a refresh token.
+
+    Unknown e-mail and wrong password get the same 401, after the same work.
+    """
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return await service.login(
+        session,
+        users_state(request),
+        email=form.username,
+        password=form.password,
+        client_id=form.client_id,
+        user_agent=request.headers.get("user-agent"),
+        ip=_client_ip(request),
+    )
+
+
+def _client_ip(request: Request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    host = request.client.host if request.client else None
+    try:
+        return ipaddress.ip_address(host) if host else None
+    except ValueError:  # not an IP address: a Unix socket, a test transport
+        return None

@@ -1,0 +1,269 @@
+"""``/users``: registration and the user resource, through HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import jwt
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from user_factories import PASSWORD, auth, create_user, log_in, register, unique_email
+
+from users.account.models import User
+from users.signing_key.keyring import Keyring
+
+
+class TestCreateUser:
+    async def test_creates_the_user_and_says_where_it_is(self, client: httpx.AsyncClient) -> None:
+        email = unique_email()
+        response = await client.post(
+            "/users/", json={"email": email, "password": PASSWORD, "full_name": "Ada Lovelace"}
+        )
+
+        assert response.status_code == 201
+        body = response.json()
+        assert set(body) == {"id", "email", "full_name", "role", "is_active", "created_at"}
+        assert body["email"] == email
+        assert body["full_name"] == "Ada Lovelace"
+        assert body["role"] == "user"
+        assert body["is_active"] is True
+        assert response.headers["location"].endswith(f"/users/{body['id']}")
+
+    async def test_stores_only_an_argon2id_hash(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        created = await register(client)
+
+        user = await db.scalar(select(User).where(User.id == uuid.UUID(created["id"])))
+
+        assert user is not None
+        assert user.password_hash.startswith("$argon2id$")
+        assert PASSWORD not in user.password_hash
+
+    async def test_full_name_is_optional(self, client: httpx.AsyncClient) -> None:
+        created = await register(client)
+
+        assert created["full_name"] is None
+
+    async def test_accepts_any_unicode_password_of_eight_characters(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        email = unique_email()
+        password = "пароль🔑ä"  # 8 characters, several bytes each
+
+        response = await client.post("/users/", json={"email": email, "password": password})
+
+        assert response.status_code == 201
+        await log_in(client, email, password)
+
+    async def test_email_taken_in_another_case_is_409(self, client: httpx.AsyncClient) -> None:
+        first = await register(client)
+
+        response = await client.post(
+            "/users/", json={"email": first["email"].upper(), "password": PASSWORD}
+        )
+
+        assert response.status_code == 409
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["status"] == 409
+        assert problem["title"] == "Conflict"
+        assert "e-mail" in problem["detail"]
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"email": "not-an-email", "password": PASSWORD}, "email"),
+            ({"email": "a@example.com", "password": "short7!"}, "password"),
+            ({"email": "a@example.com", "password": "x" * 129}, "password"),
+            ({"email": "a@example.com", "password": "password123"}, "password"),
+            ({"email": "a@example.com", "password": "Sunshine"}, "password"),
+            ({"email": "a@example.com"}, "password"),
+            ({"password": PASSWORD}, "email"),
+            ({"email": "a@example.com", "password": PASSWORD, "full_name": "x" * 201}, "full_name"),
+        ],
+        ids=[
+            "invalid-email",
+            "password-7-chars",
+            "password-129-chars",
+            "common-password",
+            "common-password-any-case",
+            "no-password",
+            "no-email",
+            "full-name-too-long",
+        ],
+    )
+    async def test_invalid_values_are_422(
+        self, client: httpx.AsyncClient, body: dict[str, str], field: str
+    ) -> None:
+        response = await client.post("/users/", json=body)
+
+        assert response.status_code == 422
+        problem = response.json()
+        assert problem["status"] == 422
+        assert ["body", field] in [error["loc"] for error in problem["errors"]]
+        assert all(set(error) == {"loc", "msg", "type"} for error in problem["errors"])
+
+    @pytest.mark.parametrize("field", ["role", "is_active", "id"])
+    async def test_cannot_mass_assign(self, client: httpx.AsyncClient, field: str) -> None:
+        value: object = {"role": "admin", "is_active": False, "id": str(uuid.uuid4())}[field]
+        body = {"email": unique_email(), "password": PASSWORD, field: value}
+
+        response = await client.post("/users/", json=body)
+
+        assert response.status_code == 422
+        assert ["body", field] in [error["loc"] for error in response.json()["errors"]]
+
+    async def test_a_password_never_appears_in_an_error(self, client: httpx.AsyncClient) -> None:
+        secret = "password123"  # refused as common
+
+        response = await client.post("/users/", json={"email": "bad", "password": secret})
+
+        assert response.status_code == 422
+        assert secret not in response.text
+
+    async def test_malformed_json_is_422(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/users/", content=b'{"email": ', headers={"content-type": "application/json"}
+        )
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["type"] == "json_invalid"
+
+    @pytest.mark.parametrize(
+        "content_type", ["text/plain", "application/x-www-form-urlencoded", None]
+    )
+    async def test_a_body_that_is_not_json_is_415(
+        self, client: httpx.AsyncClient, content_type: str | None
+    ) -> None:
+        headers = {"content-type": content_type} if content_type else {}
+
+        response = await client.post(
+            "/users/", content=b'{"email": "a@example.com"}', headers=headers
+        )
+
+        assert response.status_code == 415
+        assert response.json()["title"] == "Unsupported Media Type"
+
+
+class TestGetMe:
+    async def test_returns_the_callers_account(self, client: httpx.AsyncClient) -> None:
+        created = await register(client, full_name="Grace Hopper")
+        tokens = await log_in(client, created["email"])
+
+        response = await client.get("/users/me", headers=auth(tokens["access_token"]))
+
+        assert response.status_code == 200
+        assert response.json() == created
+        assert response.headers["cache-control"] == "no-store"
+
+    async def test_without_a_token_is_401_with_a_bearer_challenge(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/users/me")
+
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.headers["content-type"] == "application/problem+json"
+
+    @pytest.mark.parametrize(
+        "authorization",
+        ["Bearer", "Bearer not.a.jwt", "Basic dXNlcjpwYXNz", "Bearer " + "a" * 40],
+    )
+    async def test_a_malformed_token_is_401(
+        self, client: httpx.AsyncClient, authorization: str
+    ) -> None:
+        response = await client.get("/users/me", headers={"Authorization": authorization})
+
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+    async def test_an_expired_token_is_401(
+        self, client: httpx.AsyncClient, keyring: Keyring
+    ) -> None:
+        created = await register(client)
+        tokens = await log_in(client, created["email"])
+        claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+        now = int(time.time())
+        expired = keyring.sign(claims | {"iat": now - 3600, "exp": now - 120})
+
+        response = await client.get("/users/me", headers=auth(expired))
+
+        assert response.status_code == 401
+        assert 'error="invalid_token"' in response.headers["www-authenticate"]
+        assert "expired" in response.json()["detail"]
+
+    async def test_a_token_of_a_deleted_account_is_401(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        user = await create_user(db)
+        tokens = await log_in(client, user.email)
+        await db.delete(user)
+        await db.flush()
+
+        response = await client.get("/users/me", headers=auth(tokens["access_token"]))
+
+        assert response.status_code == 401
+
+    async def test_a_deactivated_account_cannot_log_in(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        user = await create_user(db, is_active=False)
+
+        response = await client.post(
+            "/auth/token", data={"username": user.email, "password": PASSWORD}
+        )
+
+        assert response.status_code == 401
+
+
+class TestGetUser:
+    async def test_a_user_sees_themselves(self, client: httpx.AsyncClient) -> None:
+        created = await register(client)
+        tokens = await log_in(client, created["email"])
+
+        response = await client.get(f"/users/{created['id']}", headers=auth(tokens["access_token"]))
+
+        assert response.status_code == 200
+        assert response.json() == created
+
+    async def test_anyone_elses_id_is_404_like_a_missing_one(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        other = await create_user(db)
+        caller = await create_user(db)
+        token = (await log_in(client, caller.email))["access_token"]
+
+        someone_else = await client.get(f"/users/{other.id}", headers=auth(token))
+        nobody = await client.get(f"/users/{uuid.uuid4()}", headers=auth(token))
+
+        assert someone_else.status_code == nobody.status_code == 404
+        assert someone_else.json()["detail"] == nobody.json()["detail"]
+
+    async def test_an_admin_sees_anyone(self, client: httpx.AsyncClient, db: AsyncSession) -> None:
+        other = await create_user(db)
+        admin = await create_user(db, role="admin")
+        token = (await log_in(client, admin.email))["access_token"]
+
+        response = await client.get(f"/users/{other.id}", headers=auth(token))
+
+        assert response.status_code == 200
+        assert response.json()["email"] == other.email
+
+    async def test_needs_a_token(self, client: httpx.AsyncClient) -> None:
+        response = await client.get(f"/users/{uuid.uuid4()}")
+
+        assert response.status_code == 401
+
+    async def test_an_id_that_is_not_a_uuid_is_422(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        user = await create_user(db)
+        token = (await log_in(client, user.email))["access_token"]
+
+        response = await client.get("/users/42", headers=auth(token))
+
+        assert response.status_code == 422
