@@ -212,14 +212,15 @@ def _run_service_command(
 
 
 def _start_services(stack: Stack, specs: list[ServiceSpec], env: Mapping[str, str]) -> None:
+    # In order, each ready before the next starts: items verifies tokens with
+    # the keys users publishes.
     for spec in specs:
         print(f"starting {spec.name} …", flush=True)
-        stack.services[spec.name] = spawn_tied(
+        process = spawn_tied(
             [sys.executable, "-m", spec.name, "serve"], death_signal=signal.SIGTERM, env=env
         )
-    for spec in specs:
-        port = int(env[f"{spec.prefix}PORT"])
-        _wait_ready(spec.name, port, stack.services[spec.name])
+        stack.services[spec.name] = process
+        _wait_ready(spec.name, int(env[f"{spec.prefix}PORT"]), process)
 
 
 def _wait_ready(name: str, port: int, process: subprocess.Popen[bytes]) -> None:

@@ -18,6 +18,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 __all__ = ["configure_logging"]
 
 LogFormat = Literal["json", "console"]
+_OURS = "_servicekit_handler"
 
 
 def configure_logging(*, level: str, format: LogFormat, service: str) -> None:
@@ -59,7 +60,12 @@ def configure_logging(*, level: str, format: LogFormat, service: str) -> None:
         )
     )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler: others (pytest's log capture) stay.
+    for existing in root.handlers[:]:
+        if getattr(existing, _OURS, False):
+            root.removeHandler(existing)
+    setattr(handler, _OURS, True)
+    root.addHandler(handler)
     root.setLevel(numeric_level)
     # Our middleware writes the one access line per request.
     logging.getLogger("uvicorn.access").disabled = True

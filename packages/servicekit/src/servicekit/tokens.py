@@ -5,7 +5,8 @@ A token is accepted only if all of these hold:
 - it is a JWS in compact form whose header has ``alg`` in the accepted set
   (``EdDSA``; never ``none`` in any spelling, never ``HS*``), ``typ`` of
   ``at+jwt`` (RFC 9068), a ``kid`` that names a key the `KeySource` knows, and
-  no ``crit``; ``jku``, ``x5u`` and ``jwk`` headers are ignored, never fetched;
+  no ``crit`` extension (PyJWT refuses those as malformed); ``jku``, ``x5u`` and
+  ``jwk`` headers are ignored, never fetched;
 - the signature verifies with that key;
 - it carries every claim of `REQUIRED_CLAIMS`, ``iss`` and ``aud`` match, and
   ``exp``/``iat`` (and ``nbf`` if present) hold within the leeway (≤ 60 s);
@@ -108,8 +109,6 @@ class TokenVerifier:
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES:
             raise InvalidToken("not an access token")
-        if "crit" in header:
-            raise InvalidToken("unsupported critical header")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise InvalidToken("no key id")
@@ -191,7 +190,9 @@ class JwksKeySource:
       requests meanwhile use the cached keys.
     - A ``kid`` not in the cache triggers an immediate refetch (a key rotated
       in), but at most once per ``min_refetch_interval``, so tokens with made-up
-      ``kid``s cannot make the verifier hammer the JWKS endpoint.
+      ``kid``s cannot make the verifier hammer the JWKS endpoint. Until a first
+      fetch has succeeded (the issuer is still starting), it retries within a
+      second instead.
     - When a fetch fails, the cached keys stay in use.
     """
 
@@ -202,12 +203,14 @@ class JwksKeySource:
         http: httpx.AsyncClient,
         cache_ttl: float = 300.0,
         min_refetch_interval: float = 10.0,
+        first_fetch_retry_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self._http = http
         self._cache_ttl = cache_ttl
         self._min_refetch_interval = min_refetch_interval
+        self._first_fetch_retry_interval = first_fetch_retry_interval
         self._clock = clock
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._fetched_at: float | None = None
@@ -222,9 +225,16 @@ class JwksKeySource:
             if self._fetched_at is not None and now - self._fetched_at > self._cache_ttl:
                 self._refresh_in_background()
             return self._keys[kid]
-        if self._attempted_at is None or now - self._attempted_at >= self._min_refetch_interval:
+        if self._may_fetch(now):
             await self.refresh()
         return self._keys.get(kid)
+
+    def _may_fetch(self, now: float) -> bool:
+        if self._attempted_at is None:
+            return True
+        if self._fetched_at is None:
+            return now - self._attempted_at >= self._first_fetch_retry_interval
+        return now - self._attempted_at >= self._min_refetch_interval
 
     async def refresh(self) -> None:
         """Fetch the JWKS now; on failure keep the cached keys and log why."""

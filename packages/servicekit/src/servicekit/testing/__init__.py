@@ -31,9 +31,10 @@ from fastapi import FastAPI
 from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from servicekit.settings import TokenSettings
 from servicekit.testing.database import TestDatabase, prepare_database
-from servicekit.testing.tokens import TokenFactory, serve_jwks
+from servicekit.testing.tokens import JwksServer, TokenFactory, serve_jwks
 
 __all__ = [
+    "JwksServer",
     "TestDatabase",
     "TokenFactory",
     "jwks_url",
@@ -96,8 +97,8 @@ def token_factory() -> TokenFactory:
 @pytest.fixture(scope="session")
 def jwks_url(token_factory: TokenFactory) -> Iterator[str]:
     """The URL of ``token_factory``'s JWKS, served over real HTTP."""
-    with serve_jwks(token_factory.jwks()) as url:
-        yield url
+    with serve_jwks(token_factory.jwks()) as server:
+        yield server.url
 
 
 @asynccontextmanager

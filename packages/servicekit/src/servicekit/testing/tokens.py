@@ -16,7 +16,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-__all__ = ["TokenFactory", "serve_jwks"]
+__all__ = ["JwksServer", "TokenFactory", "serve_jwks"]
 
 
 class TokenFactory:
@@ -84,13 +84,24 @@ class TokenFactory:
         )
 
 
+class JwksServer:
+    """A JWKS endpoint on 127.0.0.1 whose document and request count tests control."""
+
+    def __init__(self, document: Any) -> None:
+        self.document = document
+        self.requests = 0
+        self.url = ""
+
+
 @contextmanager
-def serve_jwks(jwks: Mapping[str, Any]) -> Iterator[str]:
-    """Serve ``jwks`` on 127.0.0.1 in a background thread; yields its URL."""
-    body = orjson.dumps(dict(jwks))
+def serve_jwks(document: Any) -> Iterator[JwksServer]:
+    """Serve ``document`` as JSON over real HTTP, from a background thread."""
+    state = JwksServer(document)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            state.requests += 1
+            body = orjson.dumps(state.document)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -101,10 +112,11 @@ def serve_jwks(jwks: Mapping[str, Any]) -> Iterator[str]:
             """Quiet: tests need no access log from the JWKS stub."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
+        yield state
     finally:
         server.shutdown()
         server.server_close()

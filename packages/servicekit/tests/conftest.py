@@ -1,0 +1,59 @@
+"""A small service built with servicekit, to test the library at the HTTP level."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from kit_demo import create_demo_app, demo_settings
+from sqlalchemy.engine import make_url
+
+from servicekit.embedded import ensure_database
+from servicekit.testing import running_app
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notes (
+    id serial PRIMARY KEY,
+    body text NOT NULL,
+    CONSTRAINT uq_notes_body UNIQUE (body) DEFERRABLE INITIALLY DEFERRED
+)
+"""
+
+
+@pytest.fixture(scope="session")
+async def database_url(postgres_url: str) -> str:
+    """A database with the demo's one table."""
+    await ensure_database(postgres_url, "servicekit_test")
+    url = make_url(postgres_url).set(database="servicekit_test")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        await connection.execute(_SCHEMA)
+    finally:
+        await connection.close()
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+async def notes(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the demo database; the notes table is emptied after the test."""
+    url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(url)
+    try:
+        yield connection
+    finally:
+        await connection.execute("TRUNCATE notes")
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def demo_app(database_url: str, redis_url: str, jwks_url: str) -> FastAPI:
+    return create_demo_app(demo_settings(database_url, redis_url, jwks_url))
+
+
+@pytest.fixture(scope="session")
+async def client(demo_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(demo_app) as client:
+        yield client

@@ -1,0 +1,124 @@
+"""A minimal service built only from servicekit's parts, for the library's own tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy import text
+
+from servicekit.app import create_service_app
+from servicekit.database import open_database
+from servicekit.dependencies import CurrentPrincipal, DbSession
+from servicekit.errors import Conflict
+from servicekit.redis import open_redis
+from servicekit.routing import ServiceRouter
+from servicekit.settings import (
+    DatabaseSettings,
+    JwksSettings,
+    LogSettings,
+    RedisSettings,
+    ServiceSettings,
+    TokenSettings,
+)
+from servicekit.state import ServiceState
+from servicekit.tokens import open_jwks_verifier
+
+__all__ = ["DemoSettings", "NoteCreate", "create_demo_app", "demo_settings"]
+
+
+class DemoSettings(ServiceSettings):
+    """The demo's settings, under ``DEMO_``."""
+
+    model_config = SettingsConfigDict(env_prefix="DEMO_")
+
+    token: TokenSettings = TokenSettings()
+    jwks: JwksSettings = JwksSettings()
+
+
+class NoteCreate(BaseModel):
+    """A note to store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(max_length=10_000)
+    fail_after_insert: bool = False
+
+
+def demo_settings(
+    database_url: str, redis_url: str, jwks_url: str, **overrides: object
+) -> DemoSettings:
+    """Settings of a demo app; ``overrides`` replace whole sections."""
+    values: dict[str, object] = {
+        "database": DatabaseSettings(url=database_url),
+        "redis": RedisSettings(url=redis_url),
+        "jwks": JwksSettings(url=jwks_url),
+        "log": LogSettings(level="WARNING"),
+    }
+    return DemoSettings.model_validate(values | overrides)
+
+
+router = ServiceRouter(tags=["demo"])
+
+
+@router.post("/notes", status_code=201)
+async def create_note(data: NoteCreate, session: DbSession) -> dict[str, Any]:
+    """Insert a note; the unique constraint on the body is checked only at commit."""
+    note_id = await session.scalar(
+        text("INSERT INTO notes (body) VALUES (:body) RETURNING id"), {"body": data.body}
+    )
+    if data.fail_after_insert:
+        raise Conflict("Failed on purpose after the insert.")
+    return {"id": note_id, "body": data.body}
+
+
+@router.get("/whoami")
+async def whoami(principal: CurrentPrincipal) -> dict[str, Any]:
+    """The verified caller."""
+    return {"user_id": str(principal.user_id), "role": principal.role}
+
+
+@router.get("/boom")
+async def boom() -> None:
+    """Fails in a way nobody handled."""
+    raise RuntimeError("internal detail: password=hunter2 at db.internal:5432")
+
+
+@router.get("/count")
+async def count_notes(session: DbSession) -> dict[str, int]:
+    """Needs the database."""
+    return {"notes": int(await session.scalar(text("SELECT count(*) FROM notes")) or 0)}
+
+
+def create_demo_app(settings: DemoSettings) -> FastAPI:
+    """The demo app."""
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[ServiceState]:
+        async with (
+            open_database(settings.database, application_name="demo") as database,
+            open_redis(settings.redis, client_name="demo") as redis,
+            open_jwks_verifier(
+                settings.jwks.url,
+                issuer=settings.token.issuer,
+                audience=settings.token.audience,
+                leeway=settings.token.leeway,
+                cache_ttl=settings.jwks.cache_ttl,
+                fetch_timeout=settings.jwks.fetch_timeout,
+            ) as verifier,
+        ):
+            yield ServiceState(database=database, redis=redis, verifier=verifier)
+
+    return create_service_app(
+        settings,
+        name="demo",
+        version="0.0.0",
+        description="servicekit's test service",
+        lifespan=lifespan,
+        routers=[router],
+        conflicts={"uq_notes_body": "A note with this body already exists."},
+    )

@@ -1,0 +1,345 @@
+"""What every service gets from servicekit, seen through HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from kit_demo import create_demo_app, demo_settings
+
+from servicekit.embedded import free_port
+from servicekit.settings import DatabaseSettings, HttpSettings, RedisSettings
+from servicekit.testing import TokenFactory, running_app
+
+
+class TestRequestId:
+    async def test_a_new_id_when_the_client_sends_none(self, client: httpx.AsyncClient) -> None:
+        first = await client.get("/health/live")
+        second = await client.get("/health/live")
+
+        assert len(first.headers["x-request-id"]) == 32
+        assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+    async def test_the_clients_sane_id_is_kept(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health/live", headers={"X-Request-ID": "req-42.a:b"})
+
+        assert response.headers["x-request-id"] == "req-42.a:b"
+
+    @pytest.mark.parametrize("bad", ["x" * 129, "has space", "semi;colon", "<script>"])
+    async def test_an_insane_id_is_replaced(self, client: httpx.AsyncClient, bad: str) -> None:
+        response = await client.get("/health/live", headers={"X-Request-ID": bad})
+
+        assert response.headers["x-request-id"] != bad
+        assert len(response.headers["x-request-id"]) == 32
+
+    async def test_problems_carry_the_request_id(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/missing", headers={"X-Request-ID": "trace-me"})
+
+        assert response.json()["request_id"] == "trace-me"
+
+
+class TestServerTiming:
+    async def test_every_response_says_how_long_the_app_took(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        for response in (await client.get("/health/live"), await client.get("/missing")):
+            name, duration = response.headers["server-timing"].split(";dur=")
+            assert name == "app"
+            assert float(duration) >= 0
+
+
+class TestProblems:
+    async def test_an_unknown_path_is_404(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/no/such/path")
+
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json() == {
+            "type": "/problems/not-found",
+            "title": "Not Found",
+            "status": 404,
+            "detail": "Nothing is at /no/such/path.",
+            "instance": "/no/such/path",
+            "request_id": response.headers["x-request-id"],
+        }
+
+    async def test_a_wrong_method_is_405_with_allow(self, client: httpx.AsyncClient) -> None:
+        response = await client.delete("/notes")
+
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
+        assert response.json()["title"] == "Method Not Allowed"
+
+    async def test_an_unexpected_error_is_a_500_that_reveals_nothing(
+        self, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        response = await client.get("/boom")
+
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["title"] == "Internal Server Error"
+        for secret in ("hunter2", "db.internal", "RuntimeError", "Traceback"):
+            assert secret not in response.text
+        assert response.headers["x-request-id"]
+        logged = [r for r in caplog.records if "unhandled_exception" in str(r.msg)]
+        assert "hunter2" in str(logged[0].msg), "the traceback is logged, for the operator"
+
+    async def test_validation_errors_list_each_problem(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/notes", json={"body": 3, "extra": True})
+
+        assert response.status_code == 422
+        problem = response.json()
+        assert problem["type"] == "/problems/validation-error"
+        locs = sorted(tuple(error["loc"]) for error in problem["errors"])
+        assert locs == [("body", "body"), ("body", "extra")]
+
+
+class TestBodyLimit:
+    @pytest.fixture
+    async def small_client(
+        self, database_url: str, redis_url: str, jwks_url: str
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        settings = demo_settings(
+            database_url, redis_url, jwks_url, http=HttpSettings(max_body_bytes=64)
+        )
+        async with running_app(create_demo_app(settings)) as client:
+            yield client
+
+    async def test_a_declared_length_over_the_limit_is_413(
+        self, small_client: httpx.AsyncClient
+    ) -> None:
+        response = await small_client.post("/notes", json={"body": "x" * 100})
+
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "64 bytes" in response.json()["detail"]
+
+    async def test_a_streamed_body_over_the_limit_is_413(
+        self, small_client: httpx.AsyncClient
+    ) -> None:
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(10):
+                yield b'{"body": "0123456789"'
+
+        response = await small_client.post(
+            "/notes", content=chunks(), headers={"content-type": "application/json"}
+        )
+
+        assert response.status_code == 413
+
+    async def test_the_default_limit_is_one_mebibyte(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/notes", json={"body": "x" * 1_048_576})
+
+        assert response.status_code == 413
+
+
+class TestSecurityHeaders:
+    async def test_every_response_has_them(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health/live")
+
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+
+    async def test_authenticated_responses_are_no_store(
+        self, client: httpx.AsyncClient, token_factory: TokenFactory
+    ) -> None:
+        response = await client.get(
+            "/whoami", headers={"Authorization": f"Bearer {token_factory.issue()}"}
+        )
+
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
+
+
+class TestTrustedHosts:
+    async def test_an_unknown_host_is_400(
+        self, database_url: str, redis_url: str, jwks_url: str
+    ) -> None:
+        settings = demo_settings(
+            database_url,
+            redis_url,
+            jwks_url,
+            http=HttpSettings(trusted_hosts=("api.example.com", "*.example.org")),
+        )
+        async with running_app(create_demo_app(settings)) as client:
+            good = await client.get("/health/live", headers={"Host": "api.example.com:8443"})
+            wildcard = await client.get("/health/live", headers={"Host": "eu.example.org"})
+            bad = await client.get("/health/live", headers={"Host": "evil.example.net"})
+
+        assert good.status_code == wildcard.status_code == 200
+        assert bad.status_code == 400
+        assert bad.headers["content-type"] == "application/problem+json"
+
+
+class TestCors:
+    async def test_a_configured_origin_may_call(
+        self, database_url: str, redis_url: str, jwks_url: str
+    ) -> None:
+        settings = demo_settings(
+            database_url,
+            redis_url,
+            jwks_url,
+            http=HttpSettings(cors_origins=("https://app.example.com",)),
+        )
+        async with running_app(create_demo_app(settings)) as client:
+            preflight = await client.options(
+                "/notes",
+                headers={
+                    "Origin": "https://app.example.com",
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "content-type,authorization",
+                },
+            )
+            other = await client.get("/health/live", headers={"Origin": "https://evil.example.com"})
+
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert "access-control-allow-origin" not in other.headers
+
+    async def test_no_cors_without_configured_origins(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health/live", headers={"Origin": "https://app.example.com"})
+
+        assert "access-control-allow-origin" not in response.headers
+
+
+class TestUnitOfWork:
+    async def test_committed_before_the_response(
+        self, client: httpx.AsyncClient, notes: asyncpg.Connection
+    ) -> None:
+        response = await client.post("/notes", json={"body": "hello"})
+
+        assert response.status_code == 201
+        assert (
+            await notes.fetchval("SELECT body FROM notes WHERE id = $1", response.json()["id"])
+            == "hello"
+        )
+
+    async def test_an_error_rolls_back_what_the_request_wrote(
+        self, client: httpx.AsyncClient, notes: asyncpg.Connection
+    ) -> None:
+        response = await client.post("/notes", json={"body": "doomed", "fail_after_insert": True})
+
+        assert response.status_code == 409
+        assert await notes.fetchval("SELECT count(*) FROM notes WHERE body = 'doomed'") == 0
+
+    async def test_a_failed_commit_is_an_error_response_never_a_2xx(
+        self, client: httpx.AsyncClient, notes: asyncpg.Connection
+    ) -> None:
+        await client.post("/notes", json={"body": "once"})
+
+        # The deferred constraint passes the insert and fails the commit.
+        response = await client.post("/notes", json={"body": "once"})
+
+        assert response.status_code == 409
+        assert response.json()["detail"] == "A note with this body already exists."
+        assert await notes.fetchval("SELECT count(*) FROM notes WHERE body = 'once'") == 1
+
+
+class TestHealth:
+    async def test_live(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health/live")
+
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+    async def test_ready_when_the_database_and_redis_answer(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/health/ready")
+
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+class TestDependenciesDown:
+    """With PostgreSQL and Redis unreachable: 503s that say so, never a 500 or a hang."""
+
+    @pytest.fixture
+    def down_app(self, jwks_url: str) -> FastAPI:
+        settings = demo_settings(
+            f"postgresql://nobody:secret@127.0.0.1:{free_port()}/nothing",
+            f"redis://127.0.0.1:{free_port()}/0",
+            jwks_url,
+            database=DatabaseSettings(
+                url=f"postgresql://nobody:secret@127.0.0.1:{free_port()}/nothing", connect_timeout=1
+            ),
+            redis=RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0", connect_timeout=1),
+        )
+        return create_demo_app(settings)
+
+    async def test_ready_is_503_naming_each_failed_check(self, down_app: FastAPI) -> None:
+        async with running_app(down_app) as client:
+            response = await client.get("/health/ready")
+
+        assert response.status_code == 503
+        body = response.json()
+        assert body["status"] == "unavailable"
+        assert set(body["checks"]) == {"database", "redis"}
+        assert all(check != "ok" for check in body["checks"].values())
+        assert "secret" not in response.text
+
+    async def test_a_request_that_needs_the_database_is_503_with_retry_after(
+        self, down_app: FastAPI
+    ) -> None:
+        async with running_app(down_app) as client:
+            response = await client.get("/count")
+
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "secret" not in response.text
+
+    async def test_live_still_answers(self, down_app: FastAPI) -> None:
+        async with running_app(down_app) as client:
+            response = await client.get("/health/live")
+
+        assert response.status_code == 200
+
+
+class TestMetrics:
+    async def test_counts_requests_by_route_template_and_status(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        await client.get("/no/such/path")
+        await client.post("/notes", json={})
+
+        response = await client.get("/metrics")
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        text = response.text
+        assert 'http_requests_total{method="POST",route="/notes",status="422"}' in text
+        assert 'http_requests_total{method="GET",route="<unmatched>",status="404"}' in text
+        assert "http_request_duration_seconds_bucket" in text
+
+    async def test_exposes_the_database_pool(self, client: httpx.AsyncClient) -> None:
+        await client.get("/health/ready")
+
+        text = (await client.get("/metrics")).text
+
+        assert "db_pool_size 10.0" in text
+        assert 'db_pool_connections{state="idle"}' in text
+
+
+class TestOpenApi:
+    async def test_errors_are_documented_as_problem_details(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        schema = (await client.get("/openapi.json")).json()
+
+        post_notes = schema["paths"]["/notes"]["post"]["responses"]
+        for status in ("413", "415", "422"):
+            assert "application/problem+json" in post_notes[status]["content"]
+        assert post_notes["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith(
+            "/ValidationProblem"
+        )
+        assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+    async def test_docs_are_served(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/docs")
+
+        assert response.status_code == 200
+        assert "swagger" in response.text.lower()

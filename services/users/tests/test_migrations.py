@@ -1,0 +1,15 @@
+"""The migrations build exactly the schema the models describe."""
+
+from __future__ import annotations
+
+from servicekit.testing import TestDatabase
+from servicekit.testing.migrations import schema_drift
+from users.models import metadata
+
+
+async def test_the_models_match_the_migrated_database(test_database: TestDatabase) -> None:
+    drift = await schema_drift(
+        test_database.engine, metadata, version_table="users_alembic_version"
+    )
+
+    assert drift == []

@@ -1,0 +1,218 @@
+"""End to end: the stack ``make run`` starts, used the way the README shows, then stopped.
+
+These tests start the real launcher (``python -m servicekit.devstack``) in a
+subprocess, with its data in a temporary directory and every port free, and
+talk to the services over real sockets.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from servicekit.embedded import free_port
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[1]
+READY_TIMEOUT = 120.0
+
+
+@dataclass
+class Stack:
+    """A running launcher and where its services listen."""
+
+    process: subprocess.Popen[bytes]
+    users: str
+    items: str
+    log: Path
+
+    def descendants(self) -> list[psutil.Process]:
+        """Every process the launcher started (servers and services)."""
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
+        """Stop the launcher as a terminal's Ctrl-C would; its exit status."""
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a launcher whose data and ports are this test's own."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("USERS_", "ITEMS_", "DEVSTACK_"))
+    }
+    users_port, items_port = free_port(), free_port()
+    env |= {
+        "DEVSTACK_DATA_DIR": str(tmp_path / "data"),
+        "DEVSTACK_POSTGRES_PORT": str(free_port()),
+        "DEVSTACK_REDIS_PORT": str(free_port()),
+        "USERS_PORT": str(users_port),
+        "ITEMS_PORT": str(items_port),
+        "ITEMS_JWKS_URL": f"http://127.0.0.1:{users_port}/.well-known/jwks.json",
+        "USERS_LOG_FORMAT": "json",
+        "ITEMS_LOG_FORMAT": "json",
+    }
+    return env
+
+
+def start_stack(env: dict[str, str], log: Path, command: str = "run") -> Stack:
+    with log.open("ab") as output:
+        process = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
+            [sys.executable, "-m", "servicekit.devstack", command],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    return Stack(
+        process=process,
+        users=f"http://127.0.0.1:{env['USERS_PORT']}",
+        items=f"http://127.0.0.1:{env['ITEMS_PORT']}",
+        log=log,
+    )
+
+
+def wait_ready(stack: Stack, *urls: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    pending = list(urls)
+    while pending and time.monotonic() < deadline:
+        assert stack.process.poll() is None, (
+            f"the launcher exited:\n{stack.log.read_text()[-3000:]}"
+        )
+        try:
+            if httpx.get(pending[0], timeout=2).status_code == 200:
+                pending.pop(0)
+                continue
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    assert not pending, f"not ready: {pending}\n{stack.log.read_text()[-3000:]}"
+
+
+@pytest.fixture
+def running(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
+    stack = start_stack(stack_env, tmp_path / "stack.log")
+    try:
+        wait_ready(stack, f"{stack.users}/health/ready", f"{stack.items}/health/ready")
+        yield stack
+    finally:
+        if stack.process.poll() is None:
+            stack.stop()
+
+
+def test_the_readme_walkthrough_then_a_clean_stop_and_a_restart(
+    running: Stack, stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    with (
+        httpx.Client(base_url=running.users, timeout=10) as users,
+        httpx.Client(base_url=running.items, timeout=10) as items,
+    ):
+        registered = users.post(
+            "/users/", json={"email": "ada@example.com", "password": "correct horse battery"}
+        )
+        assert registered.status_code == 201, registered.text
+        login = users.post(
+            "/auth/token", data={"username": "ada@example.com", "password": "correct horse battery"}
+        )
+        assert login.status_code == 200, login.text
+        bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+        assert users.get("/users/me", headers=bearer).json()["email"] == "ada@example.com"
+        created = items.post(
+            "/items/", json={"name": "Lamp", "description": "Brass"}, headers=bearer
+        )
+        assert created.status_code == 201, created.text
+        item = created.json()
+        assert item["owner_id"] == registered.json()["id"]
+        assert [found["id"] for found in items.get("/items/").json()] == [item["id"]]
+        fetched = items.get(f"/items/{item['id']}")
+        assert fetched.status_code == 200
+        assert (
+            items.get(
+                f"/items/{item['id']}", headers={"If-None-Match": fetched.headers["etag"]}
+            ).status_code
+            == 304
+        )
+        patched = items.patch(
+            f"/items/{item['id']}",
+            json={"name": "Desk lamp"},
+            headers=bearer | {"If-Match": fetched.headers["etag"]},
+        )
+        assert patched.status_code == 200
+        assert patched.json()["version"] == 2
+        kept = items.post("/items/", json={"name": "Chair"}, headers=bearer).json()
+        assert items.delete(f"/items/{item['id']}", headers=bearer).status_code == 204
+        assert items.get(f"/items/{item['id']}").status_code == 404
+
+    children = running.descendants()
+    assert len(children) >= 4  # PostgreSQL (and its workers), Valkey, two services
+    assert running.stop() == 0
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left running after Ctrl-C: {alive}"
+
+    again = start_stack(stack_env, tmp_path / "restart.log")
+    try:
+        wait_ready(again, f"{again.users}/health/ready", f"{again.items}/health/ready")
+        relogin = httpx.post(
+            f"{again.users}/auth/token",
+            data={"username": "ada@example.com", "password": "correct horse battery"},
+        )
+        assert relogin.status_code == 200, "the account survived the restart"
+        assert httpx.get(f"{again.items}/items/{kept['id']}").json()["name"] == "Chair"
+        # A token from before the restart verifies: the signing key is stored, not regenerated.
+        assert httpx.get(f"{again.users}/users/me", headers=bearer).status_code == 200
+    finally:
+        again.stop()
+
+
+def test_a_killed_launcher_leaves_no_server_behind(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    stack = start_stack(stack_env, tmp_path / "servers.log", command="servers")
+    deadline = time.monotonic() + READY_TIMEOUT
+    while "Press Ctrl-C" not in stack.log.read_text() and time.monotonic() < deadline:
+        assert stack.process.poll() is None, stack.log.read_text()
+        time.sleep(0.2)
+    servers = stack.descendants()
+    assert servers
+
+    stack.process.kill()  # SIGKILL: no chance to clean up
+    stack.process.wait(timeout=10)
+
+    _, alive = psutil.wait_procs(servers, timeout=30)
+    assert not alive, f"orphaned: {alive}"
+
+
+def test_a_bad_setting_stops_start_up_naming_the_variable(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = stack_env | {"ITEMS_MAX_BODY_BYTES": "lots", "DEVSTACK_DATA_DIR": str(tmp_path / "bad")}
+    stack = start_stack(env, tmp_path / "bad.log")
+
+    status = stack.process.wait(timeout=READY_TIMEOUT)
+
+    output = stack.log.read_text()
+    assert status != 0
+    assert "ITEMS_MAX_BODY_BYTES" in output
+    assert "Traceback" not in output
+    assert not _processes_mentioning(str(tmp_path / "bad"))
+
+
+def _processes_mentioning(text: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any(text in part for part in process.info["cmdline"] or ()):
+            found.append(process)
+    return found
