@@ -55,4 +55,5 @@ sync: $(UV)
 
 $(TOOLS)/bin/uv:
 	@echo "uv not found: installing uv $(UV_VERSION) into .tools/"
-	@python3 -m pip install --quiet --disable-pip-version-check --target $(TOOLS) "uv==$(UV_VERSION)"
+	@python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+		--target $(TOOLS) "uv==$(UV_VERSION)"

@@ -27,6 +27,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -212,6 +213,9 @@ def _run_service_command(
 
 
 def _start_services(stack: Stack, specs: list[ServiceSpec], env: Mapping[str, str]) -> None:
+    for spec in specs:
+        variable = f"{spec.prefix}PORT"
+        _require_free_port(int(env[variable]), f"{spec.name} (set {variable} to move it)")
     # In order, each ready before the next starts: items verifies tokens with
     # the keys users publishes.
     for spec in specs:
@@ -221,6 +225,14 @@ def _start_services(stack: Stack, specs: list[ServiceSpec], env: Mapping[str, st
         )
         stack.services[spec.name] = process
         _wait_ready(spec.name, int(env[f"{spec.prefix}PORT"]), process)
+
+
+def _require_free_port(port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            raise _StackError(
+                f"port {port} for {what} is already in use: is another `make run` running?"
+            )
 
 
 def _wait_ready(name: str, port: int, process: subprocess.Popen[bytes]) -> None:

@@ -69,6 +69,8 @@ def configure_logging(*, level: str, format: LogFormat, service: str) -> None:
     root.setLevel(numeric_level)
     # Our middleware writes the one access line per request.
     logging.getLogger("uvicorn.access").disabled = True
+    # A line per outgoing request (JWKS fetches) is noise at INFO.
+    logging.getLogger("httpx").setLevel(max(numeric_level, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

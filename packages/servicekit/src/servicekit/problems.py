@@ -230,6 +230,11 @@ _UNAVAILABLE: Final[Sequence[type[Exception]]] = (
 )
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    # Pydantic prefixes the messages of custom validators with "Value error, ".
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
 def _summarize(errors: list[dict[str, Any]]) -> str:
     shown = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:3]]
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
