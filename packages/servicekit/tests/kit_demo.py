@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,11 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import text
 
-from servicekit.app import create_service_app
-from servicekit.database import open_database
+from servicekit.app import create_service_app, open_service_state
 from servicekit.dependencies import CurrentPrincipal, DbSession
 from servicekit.errors import Conflict
-from servicekit.redis import open_redis
 from servicekit.routing import ServiceRouter
 from servicekit.settings import (
     DatabaseSettings,
@@ -25,8 +21,6 @@ from servicekit.settings import (
     ServiceSettings,
     TokenSettings,
 )
-from servicekit.state import ServiceState
-from servicekit.tokens import open_jwks_verifier
 
 __all__ = ["DemoSettings", "NoteCreate", "create_demo_app", "demo_settings"]
 
@@ -97,28 +91,14 @@ async def count_notes(session: DbSession) -> dict[str, int]:
 def create_demo_app(settings: DemoSettings) -> FastAPI:
     """The demo app."""
 
-    @asynccontextmanager
-    async def lifespan() -> AsyncIterator[ServiceState]:
-        async with (
-            open_database(settings.database, application_name="demo") as database,
-            open_redis(settings.redis, client_name="demo") as redis,
-            open_jwks_verifier(
-                settings.jwks.url,
-                issuer=settings.token.issuer,
-                audience=settings.token.audience,
-                leeway=settings.token.leeway,
-                cache_ttl=settings.jwks.cache_ttl,
-                fetch_timeout=settings.jwks.fetch_timeout,
-            ) as verifier,
-        ):
-            yield ServiceState(database=database, redis=redis, verifier=verifier)
-
     return create_service_app(
         settings,
         name="demo",
         version="0.0.0",
         description="servicekit's test service",
-        lifespan=lifespan,
+        lifespan=lambda: open_service_state(
+            settings, name="demo", token=settings.token, jwks=settings.jwks
+        ),
         routers=[router],
         conflicts={"uq_notes_body": "A note with this body already exists."},
     )

@@ -10,7 +10,7 @@ around the service's own routers and lifespan::
             name="items",
             version=__version__,
             description="…",
-            lifespan=lambda: _lifespan(settings),   # yields a ServiceState
+            lifespan=lambda: open_service_state(settings, name="items", …),
             routers=[item_router],
         )
 """
@@ -25,6 +25,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
+from servicekit.database import open_database
 from servicekit.health import health_router, metrics_router
 from servicekit.logging import configure_logging
 from servicekit.metrics import Metrics
@@ -36,11 +37,13 @@ from servicekit.middleware import (
 )
 from servicekit.openapi import document_problems
 from servicekit.problems import install_problem_handlers
+from servicekit.redis import open_redis
 from servicekit.routing import ServiceRoute
-from servicekit.settings import HttpSettings, ServiceSettings
+from servicekit.settings import HttpSettings, JwksSettings, ServiceSettings, TokenSettings
 from servicekit.state import STATE_KEY, ServiceState
+from servicekit.tokens import open_jwks_verifier
 
-__all__ = ["ServiceApp", "create_service_app"]
+__all__ = ["ServiceApp", "create_service_app", "open_service_state"]
 
 _QUIET_PATHS: Final = ("/health/live", "/health/ready", "/metrics")
 
@@ -99,6 +102,30 @@ def create_service_app(
     _require_service_routes(app)
     _add_middleware(app, settings.http, metrics)
     return app
+
+
+@asynccontextmanager
+async def open_service_state(
+    settings: ServiceSettings, *, name: str, token: TokenSettings, jwks: JwksSettings
+) -> AsyncIterator[ServiceState]:
+    """The state of a service that verifies tokens issued elsewhere (by users).
+
+    Its pool, its Redis client and a verifier of the JWKS at ``jwks.url``; the
+    lifespan of such a service, whole: ``lifespan=lambda: open_service_state(…)``.
+    """
+    async with (
+        open_database(settings.database, application_name=name) as database,
+        open_redis(settings.redis, client_name=name) as redis,
+        open_jwks_verifier(
+            jwks.url,
+            issuer=token.issuer,
+            audience=token.audience,
+            leeway=token.leeway,
+            cache_ttl=jwks.cache_ttl,
+            fetch_timeout=jwks.fetch_timeout,
+        ) as verifier,
+    ):
+        yield ServiceState(database=database, redis=redis, verifier=verifier)
 
 
 def _require_service_routes(app: FastAPI) -> None:

@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, ClassVar, Final
 from urllib.parse import quote
 
 __all__ = [
@@ -294,15 +294,14 @@ def _port_open(port: int) -> bool:
     return False
 
 
-# ------------------------------------------------------------------ PostgreSQL
+# ------------------------------------------------------------------ servers
 
 
-class EmbeddedPostgres:
-    """A PostgreSQL server on 127.0.0.1:``port`` with its data in ``data_dir``.
+class _EmbeddedServer:
+    """What both servers share: where they live, how they are launched and stopped."""
 
-    ``durable=False`` turns off fsync and friends: for tests, whose data does
-    not need to survive a crash.
-    """
+    stop_signal: ClassVar[signal.Signals]
+    log_name: ClassVar[str]
 
     def __init__(
         self,
@@ -317,9 +316,47 @@ class EmbeddedPostgres:
         self.port = port
         self.password = password
         self.durable = durable
-        self.log_path = log_path or self.data_dir.parent / "postgres.log"
+        self.log_path = log_path or self.data_dir.parent / self.log_name
         self._process: subprocess.Popen[bytes] | None = None
         self.attached = False
+        """Whether `start` found the server already running (and `stop` will leave it)."""
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the server if this launcher started it; a second call does nothing."""
+        if self._process is not None:
+            _stop_process(self._process, self.stop_signal, timeout)
+            self._process = None
+
+    def _launch(
+        self,
+        argv: Sequence[str],
+        *,
+        ready: Callable[[], bool],
+        what: str,
+        timeout: float,
+        user: str | None = None,
+    ) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._process = spawn_tied(argv, log=log, death_signal=self.stop_signal, user=user)
+        _wait_until(
+            ready, process=self._process, timeout=timeout, what=what, log_path=self.log_path
+        )
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+class EmbeddedPostgres(_EmbeddedServer):
+    """A PostgreSQL server on 127.0.0.1:``port`` with its data in ``data_dir``.
+
+    ``durable=False`` turns off fsync and friends: for tests, whose data does
+    not need to survive a crash.
+    """
+
+    # PostgreSQL's "fast shutdown": roll back, disconnect, stop cleanly.
+    stop_signal = signal.SIGINT
+    log_name = "postgres.log"
 
     def url(self, database: str = "postgres") -> str:
         """``postgresql://`` URL of ``database`` on this server, as the superuser."""
@@ -358,23 +395,8 @@ class EmbeddedPostgres:
                 "-c",
                 "full_page_writes=off",
             ]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            # SIGINT is PostgreSQL's "fast shutdown": roll back, disconnect, stop cleanly.
-            self._process = spawn_tied(argv, log=log, death_signal=signal.SIGINT, user=user)
-        _wait_until(
-            self._ready,
-            process=self._process,
-            timeout=timeout,
-            what=f"PostgreSQL ({binaries.origin}) on port {self.port}",
-            log_path=self.log_path,
-        )
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the server if this launcher started it; a second call does nothing."""
-        if self._process is not None:
-            _stop_process(self._process, signal.SIGINT, timeout)
-            self._process = None
+        what = f"PostgreSQL ({binaries.origin}) on port {self.port}"
+        self._launch(argv, ready=self._ready, what=what, timeout=timeout, user=user)
 
     def _initdb(self, binaries: PostgresBinaries, user: str | None) -> None:
         with tempfile.NamedTemporaryFile("w", prefix="pwfile-", dir=self.data_dir.parent) as pwfile:
@@ -493,29 +515,15 @@ async def ensure_database(server_url: str, name: str) -> bool:
 # ------------------------------------------------------------------ Valkey / Redis
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(_EmbeddedServer):
     """A Valkey (or Redis) server on 127.0.0.1:``port`` with its data in ``data_dir``.
 
     Durable: snapshots plus an append-only file, so data survives a restart.
     Always: no eviction, because revocations must never be dropped.
     """
 
-    def __init__(
-        self,
-        data_dir: Path,
-        *,
-        port: int,
-        password: str,
-        durable: bool = True,
-        log_path: Path | None = None,
-    ) -> None:
-        self.data_dir = data_dir.resolve()
-        self.port = port
-        self.password = password
-        self.durable = durable
-        self.log_path = log_path or self.data_dir.parent / "valkey.log"
-        self._process: subprocess.Popen[bytes] | None = None
-        self.attached = False
+    stop_signal = signal.SIGTERM
+    log_name = "valkey.log"
 
     @property
     def _config_path(self) -> Path:
@@ -537,24 +545,10 @@ class EmbeddedRedis:
         binary = find_redis()
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._write_config()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self._process = spawn_tied(
-                [str(binary), str(self._config_path)], log=log, death_signal=signal.SIGTERM
-            )
-        _wait_until(
-            self._ready,
-            process=self._process,
-            timeout=timeout,
-            what=f"{binary.name} on port {self.port}",
-            log_path=self.log_path,
+        argv = [str(binary), str(self._config_path)]
+        self._launch(
+            argv, ready=self._ready, what=f"{binary.name} on port {self.port}", timeout=timeout
         )
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the server if this launcher started it; a second call does nothing."""
-        if self._process is not None:
-            _stop_process(self._process, signal.SIGTERM, timeout)
-            self._process = None
 
     def _write_config(self) -> None:
         persistence = (

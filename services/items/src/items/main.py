@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from items import __version__
 from items.item.endpoints import router as item_router
 from items.settings import ItemsSettings
-from servicekit.app import create_service_app
-from servicekit.database import open_database
-from servicekit.redis import open_redis
-from servicekit.state import ServiceState
-from servicekit.tokens import open_jwks_verifier
+from servicekit.app import create_service_app, open_service_state
 
 __all__ = ["create_app"]
 
@@ -32,23 +25,8 @@ def create_app(settings: ItemsSettings) -> FastAPI:
         name="items",
         version=__version__,
         description=_DESCRIPTION,
-        lifespan=lambda: _lifespan(settings),
+        lifespan=lambda: open_service_state(
+            settings, name="items", token=settings.token, jwks=settings.jwks
+        ),
         routers=[item_router],
     )
-
-
-@asynccontextmanager
-async def _lifespan(settings: ItemsSettings) -> AsyncIterator[ServiceState]:
-    async with (
-        open_database(settings.database, application_name="items") as database,
-        open_redis(settings.redis, client_name="items") as redis,
-        open_jwks_verifier(
-            settings.jwks.url,
-            issuer=settings.token.issuer,
-            audience=settings.token.audience,
-            leeway=settings.token.leeway,
-            cache_ttl=settings.jwks.cache_ttl,
-            fetch_timeout=settings.jwks.fetch_timeout,
-        ) as verifier,
-    ):
-        yield ServiceState(database=database, redis=redis, verifier=verifier)

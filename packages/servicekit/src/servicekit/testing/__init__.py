@@ -8,9 +8,14 @@ Fixtures, for the whole run:
 - ``token_factory`` and ``jwks_url``: a test signing key and its JWKS on a real
   HTTP server, for services that verify tokens issued elsewhere.
 
-And helpers for a service's own ``conftest.py``: `prepare_database` and
-`TestDatabase` (migrated once, rolled back per test), `running_app` (an app
-with its lifespan, behind an ``httpx`` client), `TokenFactory`.
+A service's ``conftest.py`` defines ``database_url`` (see `prepare_database`)
+and ``app``; the plugin then gives its tests:
+
+- ``client``: an ``httpx`` client of the app, running its real lifespan, with a
+  clean database and Redis for each test;
+- ``db``: the test's own session in the same transaction as the app's requests,
+  rolled back when the test ends (see `TestDatabase`);
+- ``redis``: a client of the tests' Redis database, flushed before each test.
 
 Every database and Redis the tests use is theirs: a test run drops and
 recreates its databases and flushes its Redis database.
@@ -21,12 +26,14 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from servicekit.settings import TokenSettings
@@ -37,12 +44,18 @@ __all__ = [
     "JwksServer",
     "TestDatabase",
     "TokenFactory",
+    "app_client",
+    "client",
+    "db",
     "jwks_url",
     "postgres_url",
     "prepare_database",
+    "redis",
     "redis_url",
     "running_app",
     "serve_jwks",
+    "servicekit_resources",
+    "test_database",
     "token_factory",
 ]
 
@@ -108,3 +121,71 @@ async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+class _RunningResources:
+    """Session-long resources of every service under test, keyed by what they serve.
+
+    Each service's tests have their own ``app`` and ``database_url``; a
+    session-scoped fixture here would be built once for whichever service asked
+    first, so these are kept per app and per URL instead, and closed at the end.
+    """
+
+    def __init__(self, stack: AsyncExitStack) -> None:
+        self.stack = stack
+        self.clients: dict[int, httpx.AsyncClient] = {}
+        self.databases: dict[str, TestDatabase] = {}
+
+
+@pytest.fixture(scope="session")
+async def servicekit_resources() -> AsyncIterator[_RunningResources]:
+    """Where the running apps and test databases of the session are kept."""
+    async with AsyncExitStack() as stack:
+        yield _RunningResources(stack)
+
+
+@pytest.fixture
+def test_database(database_url: str, servicekit_resources: _RunningResources) -> TestDatabase:
+    """The service's test database (``database_url``, a fixture of the service's tests)."""
+    database = servicekit_resources.databases.get(database_url)
+    if database is None:
+        database = servicekit_resources.databases[database_url] = TestDatabase(database_url)
+        servicekit_resources.stack.push_async_callback(database.dispose)
+    return database
+
+
+@pytest.fixture
+async def app_client(app: FastAPI, servicekit_resources: _RunningResources) -> httpx.AsyncClient:
+    """A client of the service's ``app`` (a fixture of the service's tests), lifespan running.
+
+    The app starts once, on first use, and stops at the end of the run.
+    """
+    client = servicekit_resources.clients.get(id(app))
+    if client is None:
+        client = await servicekit_resources.stack.enter_async_context(running_app(app))
+        servicekit_resources.clients[id(app)] = client
+    return client
+
+
+@pytest.fixture
+async def db(app: FastAPI, test_database: TestDatabase) -> AsyncIterator[AsyncSession]:
+    """The test's session; the app's requests join its transaction, rolled back at the end."""
+    async with test_database.rollback(app) as session:
+        yield session
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """The tests' Redis database, empty at the start of each test."""
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def client(
+    app_client: httpx.AsyncClient, db: AsyncSession, redis: Redis
+) -> httpx.AsyncClient:
+    """A client of the app, for one test with a clean database and Redis."""
+    return app_client
