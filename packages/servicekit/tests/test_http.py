@@ -96,6 +96,14 @@ class TestProblems:
         locs = sorted(tuple(error["loc"]) for error in problem["errors"])
         assert locs == [("body", "body"), ("body", "extra")]
 
+    async def test_input_postgresql_refuses_is_422_not_500(
+        self, client: httpx.AsyncClient, notes: asyncpg.Connection
+    ) -> None:
+        response = await client.post("/notes", json={"body": "nul \x00 inside"})
+
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+
 
 class TestBodyLimit:
     @pytest.fixture

@@ -73,8 +73,17 @@ class TestCreateItem:
             {"description": "no name"},
             {"name": None},
             {"name": 42},
+            {"name": "nul\x00char"},
         ],
-        ids=["empty-name", "name-201", "description-10001", "no-name", "null-name", "number-name"],
+        ids=[
+            "empty-name",
+            "name-201",
+            "description-10001",
+            "no-name",
+            "null-name",
+            "number-name",
+            "nul",
+        ],
     )
     async def test_invalid_values_are_422(
         self, client: httpx.AsyncClient, owner: Caller, body: dict[str, object]
@@ -262,6 +271,12 @@ class TestListItems:
         response = await client.get("/items/", params={"q": q})
 
         assert [item["id"] for item in response.json()] == [literal.id]
+
+    async def test_a_q_postgresql_cannot_search_for_is_422(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/items/", params={"q": "a\x00b"})
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["query", "q"]
 
     async def test_q_matches_non_ascii_in_any_case(
         self, client: httpx.AsyncClient, db: AsyncSession

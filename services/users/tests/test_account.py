@@ -84,6 +84,8 @@ class TestCreateUser:
             ({"email": "a@example.com"}, "password"),
             ({"password": PASSWORD}, "email"),
             ({"email": "a@example.com", "password": PASSWORD, "full_name": "x" * 201}, "full_name"),
+            ({"email": "a@example.com", "password": PASSWORD, "full_name": "Ada\x00"}, "full_name"),
+            ({"email": "a\x00@example.com", "password": PASSWORD}, "email"),
         ],
         ids=[
             "invalid-email",
@@ -94,6 +96,8 @@ class TestCreateUser:
             "no-password",
             "no-email",
             "full-name-too-long",
+            "nul-in-full-name",
+            "nul-in-email",
         ],
     )
     async def test_invalid_values_are_422(

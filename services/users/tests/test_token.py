@@ -150,6 +150,15 @@ class TestIssueToken:
             unknown_email.json()
         )
 
+    async def test_an_email_postgresql_cannot_compare_is_a_plain_401(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.post(
+            "/auth/token", data={"username": "a\x00@example.com", "password": PASSWORD}
+        )
+
+        assert response.status_code == 401
+
     async def test_missing_fields_are_422(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/auth/token", data={"username": "a@example.com"})
 

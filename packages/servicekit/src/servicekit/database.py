@@ -75,6 +75,9 @@ def create_engine(settings: DatabaseSettings, *, application_name: str) -> Async
         pool_recycle=settings.pool_recycle,
         pool_pre_ping=settings.pool_pre_ping,
         connect_args=connect_args,
+        # Errors (and so logs) never carry the values of a statement: they can
+        # be personal data or secrets.
+        hide_parameters=True,
     )
 
 

@@ -2,7 +2,8 @@
 
 Every error response of a service goes through `problem_response`: the service's
 own `AppError`s, request validation errors, Starlette's routing errors (404, 405),
-database and Redis outages (503), unique-constraint violations (409) and, from
+database and Redis outages (503), unique-constraint violations (409), values
+PostgreSQL refuses (422) and, from
 `RequestContextMiddleware`, unexpected exceptions (500). No stack trace, SQL or
 secret ever reaches the body.
 """
@@ -59,6 +60,9 @@ _SLUGS: Final = {
 }
 _UNIQUE_VIOLATION: Final = "23505"
 _FOREIGN_KEY_VIOLATION: Final = "23503"
+_DATA_EXCEPTION_CLASS: Final = "22"
+# Connection exceptions, insufficient resources, operator intervention (shutdown).
+_UNAVAILABLE_CLASSES: Final = ("08", "53", "57P")
 
 _log = structlog.get_logger("servicekit.problems")
 
@@ -175,23 +179,28 @@ def install_problem_handlers(app: FastAPI, *, conflicts: Mapping[str, str]) -> N
             headers=exc.headers,
         )
 
-    async def integrity_error(request: Request, exc: sqlalchemy.exc.IntegrityError) -> Response:
-        sqlstate, constraint = _constraint_violation(exc)
+    async def database_error(request: Request, exc: sqlalchemy.exc.DBAPIError) -> Response:
+        sqlstate, constraint = _sqlstate(exc)
         if sqlstate == _UNIQUE_VIOLATION:
-            detail = conflicts.get(constraint or "", None)
             _log.info("unique_violation", constraint=constraint)
-            return problem_response(
-                409,
-                instance=request.url.path,
-                detail=detail or "A resource with these values already exists.",
-            )
+            detail = conflicts.get(constraint or "") or "A resource with these values exists."
+            return problem_response(409, instance=request.url.path, detail=detail)
         if sqlstate == _FOREIGN_KEY_VIOLATION:
             _log.info("foreign_key_violation", constraint=constraint)
+            detail = "The request refers to a resource that no longer exists."
+            return problem_response(409, instance=request.url.path, detail=detail)
+        if sqlstate and sqlstate.startswith(_DATA_EXCEPTION_CLASS):
+            # Validation lets little through that PostgreSQL refuses (a NUL
+            # character, a number out of range); what it missed is still the
+            # client's input, not a 500.
+            _log.info("data_exception", sqlstate=sqlstate)
+            message = "A value cannot be stored or searched for as given."
+            error = {"loc": [], "msg": message, "type": "value_error"}
             return problem_response(
-                409,
-                instance=request.url.path,
-                detail="The request refers to a resource that no longer exists.",
+                422, instance=request.url.path, detail=message, extensions={"errors": [error]}
             )
+        if exc.connection_invalidated or (sqlstate and sqlstate.startswith(_UNAVAILABLE_CLASSES)):
+            return await dependency_down(request, exc)
         raise exc
 
     async def dependency_down(request: Request, exc: Exception) -> Response:
@@ -202,7 +211,7 @@ def install_problem_handlers(app: FastAPI, *, conflicts: Mapping[str, str]) -> N
     _handle(app, AppError, app_error)
     _handle(app, RequestValidationError, validation_error)
     _handle(app, StarletteHTTPException, http_error)
-    _handle(app, sqlalchemy.exc.IntegrityError, integrity_error)
+    _handle(app, sqlalchemy.exc.DBAPIError, database_error)
     for unavailable in _UNAVAILABLE:
         _handle(app, unavailable, dependency_down)
 
@@ -241,8 +250,8 @@ def _summarize(errors: list[dict[str, Any]]) -> str:
     return "; ".join(shown) + more if shown else "The request is invalid."
 
 
-def _constraint_violation(exc: sqlalchemy.exc.IntegrityError) -> tuple[str | None, str | None]:
-    """The SQLSTATE and constraint name of an asyncpg integrity error."""
+def _sqlstate(exc: sqlalchemy.exc.DBAPIError) -> tuple[str | None, str | None]:
+    """The SQLSTATE of a database error, and the constraint it names, if any."""
     cause = getattr(exc.orig, "__cause__", None)
     sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
     constraint = getattr(cause, "constraint_name", None)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 import httpx
 import pytest
@@ -63,32 +63,30 @@ __all__ = [
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a PostgreSQL server where tests may create databases."""
-    external = os.environ.get("TEST_DATABASE_URL")
-    if external:
-        yield external
-        return
-    server = EmbeddedPostgres(
-        tmp_path_factory.mktemp("postgres") / "data",
-        port=free_port(),
-        password=secrets.token_urlsafe(16),
-        durable=False,
-    )
-    server.start()
-    try:
-        yield server.url()
-    finally:
-        server.stop()
+    with _server_url("TEST_DATABASE_URL", EmbeddedPostgres, tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a Redis database the tests own (flushed by the tests that use it)."""
-    external = os.environ.get("TEST_REDIS_URL")
+    with _server_url("TEST_REDIS_URL", EmbeddedRedis, tmp_path_factory) as url:
+        yield url
+
+
+@contextmanager
+def _server_url(
+    variable: str,
+    server_class: type[EmbeddedPostgres | EmbeddedRedis],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """The server named by ``variable``, or an embedded one for this run (no fsync)."""
+    external = os.environ.get(variable)
     if external:
         yield external
         return
-    server = EmbeddedRedis(
-        tmp_path_factory.mktemp("valkey") / "data",
+    server = server_class(
+        tmp_path_factory.mktemp(server_class.__name__) / "data",
         port=free_port(),
         password=secrets.token_urlsafe(16),
         durable=False,

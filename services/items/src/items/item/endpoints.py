@@ -18,6 +18,7 @@ from servicekit.dependencies import CurrentPrincipal, DbSession
 from servicekit.errors import BadRequest
 from servicekit.openapi import problem_responses
 from servicekit.routing import ServiceRouter
+from servicekit.schemas import StorableStr
 
 __all__ = ["router"]
 
@@ -73,7 +74,7 @@ async def list_items(
     ] = None,
     owner_id: Annotated[uuid.UUID | None, Query(description="Only this owner's items.")] = None,
     q: Annotated[
-        str | None,
+        StorableStr | None,
         Query(min_length=1, max_length=200, description="Name contains this (any case)."),
     ] = None,
 ) -> Sequence[Item]:

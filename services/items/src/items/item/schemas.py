@@ -8,10 +8,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from servicekit.schemas import StorableStr
+
 __all__ = ["ItemCreate", "ItemRead", "ItemUpdate"]
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=10_000)]
+Name = Annotated[StorableStr, Field(min_length=1, max_length=200)]
+Description = Annotated[StorableStr, Field(max_length=10_000)]
 
 
 class ItemCreate(BaseModel):

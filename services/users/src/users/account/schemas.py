@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
+from servicekit.schemas import StorableStr
 from users.account.password import refuse_common_password
 
 __all__ = ["Password", "UserCreate", "UserRead"]
@@ -26,7 +27,7 @@ class UserCreate(BaseModel):
 
     email: EmailStr
     password: Password
-    full_name: str | None = Field(default=None, max_length=200)
+    full_name: StorableStr | None = Field(default=None, max_length=200)
 
 
 class UserRead(BaseModel):

@@ -32,7 +32,8 @@ async def authenticate(
     session: AsyncSession, passwords: PasswordHasher, email: str, password: str
 ) -> User:
     """The active user with these credentials; the same 401, at the same cost, otherwise."""
-    user = await UserRepository(session).get_by_email(email)
+    # No stored e-mail contains NUL, and PostgreSQL cannot even compare one.
+    user = None if "\x00" in email else await UserRepository(session).get_by_email(email)
     if user is None:
         await passwords.verify_nothing(password)
         raise Unauthorized(_BAD_CREDENTIALS)
