@@ -39,6 +39,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
+import asyncpg
+
 from servicekit.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
@@ -127,13 +129,17 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nerror: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     finally:
-        if stack.services or stack.postgres or stack.redis:
+        if stack.services or _owned(stack.postgres) or _owned(stack.redis):
             print("\nstopping…", flush=True)
         stack.stop()
 
 
 class _StackError(RuntimeError):
     pass
+
+
+def _owned(server: EmbeddedPostgres | EmbeddedRedis | None) -> bool:
+    return server is not None and not server.attached
 
 
 class _StopSignal:
@@ -170,8 +176,7 @@ def _prepare(
             password=_secret(data_dir, "postgres-password"),
             log_path=logs / "postgres.log",
         )
-        print(f"starting PostgreSQL on 127.0.0.1:{stack.postgres.port} …", flush=True)
-        stack.postgres.start()
+        _start_server(stack.postgres, "PostgreSQL")
     if need_redis:
         stack.redis = EmbeddedRedis(
             data_dir / "valkey",
@@ -179,11 +184,10 @@ def _prepare(
             password=_secret(data_dir, "valkey-password"),
             log_path=logs / "valkey.log",
         )
-        print(f"starting Valkey on 127.0.0.1:{stack.redis.port} …", flush=True)
-        stack.redis.start()
+        _start_server(stack.redis, "Valkey")
     for spec in specs:
         if stack.postgres is not None and f"{spec.prefix}DATABASE_URL" not in env:
-            asyncio.run(ensure_database(stack.postgres.url(), spec.name))
+            _create_database(stack.postgres, spec.name)
             env[f"{spec.prefix}DATABASE_URL"] = stack.postgres.url(spec.name)
         if stack.redis is not None:
             env.setdefault(f"{spec.prefix}REDIS_URL", stack.redis.url())
@@ -192,6 +196,23 @@ def _prepare(
         for name in spec.secrets:
             env.setdefault(f"{spec.prefix}{name}", _secret(data_dir, f"{spec.name}-{name.lower()}"))
     return env
+
+
+def _start_server(server: EmbeddedPostgres | EmbeddedRedis, name: str) -> None:
+    print(f"starting {name} on 127.0.0.1:{server.port} …", flush=True)
+    server.start()
+    if server.attached:
+        print(f"  {name} was already running on {server.data_dir}: using it", flush=True)
+
+
+def _create_database(server: EmbeddedPostgres, name: str) -> None:
+    try:
+        asyncio.run(ensure_database(server.url(), name))
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise _StackError(
+            f"cannot create database {name!r} on the PostgreSQL in {server.data_dir}: {exc}. "
+            "If its password file was lost, `make clean` starts afresh (and deletes the data)."
+        ) from None
 
 
 def _migrate(specs: list[ServiceSpec], env: Mapping[str, str]) -> None:
