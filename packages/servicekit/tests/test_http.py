@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from kit_demo import create_demo_app, demo_settings
 
+from servicekit.app import create_service_app, open_service_state
 from servicekit.embedded import free_port
 from servicekit.settings import DatabaseSettings, HttpSettings, RedisSettings
 from servicekit.testing import TokenFactory, running_app
@@ -84,6 +85,7 @@ class TestProblems:
         for secret in ("hunter2", "db.internal", "RuntimeError", "Traceback"):
             assert secret not in response.text
         assert response.headers["x-request-id"]
+        assert response.headers["x-content-type-options"] == "nosniff"
         logged = [r for r in caplog.records if "unhandled_exception" in str(r.msg)]
         assert "hunter2" in str(logged[0].msg), "the traceback is logged, for the operator"
 
@@ -180,6 +182,7 @@ class TestTrustedHosts:
         assert good.status_code == wildcard.status_code == 200
         assert bad.status_code == 400
         assert bad.headers["content-type"] == "application/problem+json"
+        assert bad.headers["x-content-type-options"] == "nosniff"
 
 
 class TestCors:
@@ -330,6 +333,31 @@ class TestMetrics:
 
         assert "db_pool_size 10.0" in text
         assert 'db_pool_connections{state="idle"}' in text
+
+
+class TestCreateServiceApp:
+    def test_refuses_a_router_that_is_not_a_service_router(
+        self, database_url: str, redis_url: str, jwks_url: str
+    ) -> None:
+        plain = APIRouter()
+
+        @plain.get("/plain")
+        async def plain_route() -> None:
+            """A route without the media-type checks of a ServiceRoute."""
+
+        settings = demo_settings(database_url, redis_url, jwks_url)
+
+        with pytest.raises(TypeError, match="ServiceRouter"):
+            create_service_app(
+                settings,
+                name="bad",
+                version="0",
+                description="",
+                lifespan=lambda: open_service_state(
+                    settings, name="bad", token=settings.token, jwks=settings.jwks
+                ),
+                routers=[plain],
+            )
 
 
 class TestOpenApi:

@@ -51,8 +51,6 @@ _QUIET_PATHS: Final = ("/health/live", "/health/ready", "/metrics")
 class ServiceApp(FastAPI):
     """A FastAPI app whose OpenAPI document describes errors as problem details."""
 
-    metrics: Metrics
-
     def openapi(self) -> dict[str, Any]:
         return document_problems(super().openapi())
 
@@ -66,7 +64,6 @@ def create_service_app(
     lifespan: Callable[[], AbstractAsyncContextManager[ServiceState]],
     routers: Sequence[APIRouter],
     conflicts: Mapping[str, str] | None = None,
-    openapi_tags: list[dict[str, Any]] | None = None,
 ) -> ServiceApp:
     """Build the app of the service ``name``.
 
@@ -90,16 +87,16 @@ def create_service_app(
         version=version,
         description=description,
         lifespan=app_lifespan,
-        openapi_tags=openapi_tags,
         redoc_url=None,
+        # Operation ids are the endpoint functions' names: create_item, get_item, …
+        generate_unique_id_function=_operation_id,
     )
-    app.metrics = metrics
     install_problem_handlers(app, conflicts=conflicts or {})
+    _require_service_routes(routers)
     app.include_router(health_router(check_timeout=settings.health.check_timeout))
     app.include_router(metrics_router(metrics))
     for router in routers:
         app.include_router(router)
-    _require_service_routes(app)
     _add_middleware(app, settings.http, metrics)
     return app
 
@@ -128,8 +125,12 @@ async def open_service_state(
         yield ServiceState(database=database, redis=redis, verifier=verifier)
 
 
-def _require_service_routes(app: FastAPI) -> None:
-    for route in app.routes:
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def _require_service_routes(routers: Sequence[APIRouter]) -> None:
+    for route in (route for router in routers for route in router.routes):
         if isinstance(route, APIRoute) and not isinstance(route, ServiceRoute):
             raise TypeError(
                 f"{route.path} is not a ServiceRoute: "
@@ -140,7 +141,6 @@ def _require_service_routes(app: FastAPI) -> None:
 def _add_middleware(app: FastAPI, http: HttpSettings, metrics: Metrics) -> None:
     # Each add wraps the stack built so far: add from the innermost outwards.
     app.add_middleware(BodyLimitMiddleware, max_bytes=http.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)
     if http.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -169,3 +169,5 @@ def _add_middleware(app: FastAPI, http: HttpSettings, metrics: Metrics) -> None:
     if "*" not in http.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=http.trusted_hosts)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, quiet_paths=_QUIET_PATHS)
+    # Outermost, so that every response has them: 500s, 400s for bad hosts, preflights.
+    app.add_middleware(SecurityHeadersMiddleware)

@@ -43,7 +43,7 @@ def health_router(*, check_timeout: float) -> ServiceRouter:
     router = ServiceRouter(tags=["health"])
 
     @router.get("/health/live", response_model=Liveness, summary="Liveness probe")
-    async def live() -> Response:
+    async def check_liveness() -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json", headers=_NO_STORE)
 
     @router.get(
@@ -52,7 +52,7 @@ def health_router(*, check_timeout: float) -> ServiceRouter:
         summary="Readiness probe",
         responses={503: {"model": Readiness, "description": "A dependency does not answer."}},
     )
-    async def ready(request: Request) -> Response:
+    async def check_readiness(request: Request) -> Response:
         state = service_state(request)
         names = ("database", "redis")
         results = await asyncio.gather(

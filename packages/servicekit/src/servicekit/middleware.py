@@ -2,10 +2,10 @@
 
 `create_service_app` stacks them, outermost first::
 
+    SecurityHeadersMiddleware  nosniff, no-referrer, no-store on authenticated requests
     RequestContextMiddleware   request id, Server-Timing, access log, metrics, 500s
     TrustedHostMiddleware      only when hosts are restricted
     CORSMiddleware             only when origins are configured (Starlette's)
-    SecurityHeadersMiddleware  nosniff, no-referrer, no-store on authenticated requests
     BodyLimitMiddleware        413 past the configured size
 """
 

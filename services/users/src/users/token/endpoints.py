@@ -9,7 +9,6 @@ from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from servicekit.dependencies import DbSession
-from servicekit.openapi import problem_responses
 from servicekit.routing import ServiceRouter
 from users.state import users_state
 from users.token import service
@@ -24,7 +23,7 @@ router = ServiceRouter(tags=["auth"])
     "/auth/token",
     response_model=TokenResponse,
     summary="Log in (OAuth2 password grant)",
-    responses=problem_responses(401),
+    responses={401: {"description": "Wrong e-mail or password (one answer for both)."}},
 )
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
