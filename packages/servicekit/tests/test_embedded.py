@@ -48,7 +48,9 @@ class TestEmbeddedRedis:
                 server.start(timeout=10)
 
     def test_its_data_and_config_are_private(self, tmp_path: Path) -> None:
-        server = EmbeddedRedis(tmp_path / "valkey", port=free_port(), password="secret", durable=False)
+        server = EmbeddedRedis(
+            tmp_path / "valkey", port=free_port(), password="secret", durable=False
+        )
         server.start()
         try:
             config = tmp_path / "valkey" / "valkey.conf"
