@@ -139,6 +139,12 @@ def test_the_readme_walkthrough_then_a_clean_stop_and_a_restart(
         assert [found["id"] for found in items.get("/items/").json()] == [item["id"]]
         fetched = items.get(f"/items/{item['id']}")
         assert fetched.status_code == 200
+        head = items.head(f"/items/{item['id']}")
+        assert (head.status_code, head.content, head.headers["etag"]) == (
+            200,
+            b"",
+            fetched.headers["etag"],
+        )
         assert (
             items.get(
                 f"/items/{item['id']}", headers={"If-None-Match": fetched.headers["etag"]}

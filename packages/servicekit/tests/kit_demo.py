@@ -70,6 +70,12 @@ async def create_note(data: NoteCreate, session: DbSession) -> dict[str, Any]:
     return {"id": note_id, "body": data.body}
 
 
+@router.get("/notes")
+async def list_notes(session: DbSession) -> list[str]:
+    """The bodies of every note."""
+    return list(await session.scalars(text("SELECT body FROM notes ORDER BY id")))
+
+
 @router.get("/whoami")
 async def whoami(principal: CurrentPrincipal) -> dict[str, Any]:
     """The verified caller."""

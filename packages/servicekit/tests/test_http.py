@@ -71,8 +71,18 @@ class TestProblems:
         response = await client.delete("/notes")
 
         assert response.status_code == 405
-        assert response.headers["allow"] == "POST"
+        assert response.headers["allow"] == "GET, HEAD, POST"  # every route of the path
         assert response.json()["title"] == "Method Not Allowed"
+
+    async def test_head_is_a_get_without_the_body(self, client: httpx.AsyncClient) -> None:
+        get = await client.get("/health/ready")
+        head = await client.head("/health/ready")
+
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["content-length"] == get.headers["content-length"]
+        metrics = (await client.get("/metrics")).text
+        assert 'http_requests_total{method="HEAD",route="/health/ready",status="200"}' in metrics
 
     async def test_an_unexpected_error_is_a_500_that_reveals_nothing(
         self, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture

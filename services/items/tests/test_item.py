@@ -323,6 +323,17 @@ class TestGetItem:
         assert response.status_code == 200
         assert response.headers["etag"] == '"2"'
 
+    async def test_head_gives_the_headers_of_get(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        item = await create_item(db)
+
+        response = await client.head(f"/items/{item.id}")
+
+        assert response.status_code == 200
+        assert response.headers["etag"] == '"1"'
+        assert response.content == b""
+
     async def test_a_missing_item_is_404(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/items/999999999")
 
@@ -334,6 +345,20 @@ class TestGetItem:
         response = await client.get(f"/items/{item_id}")
 
         assert response.status_code == 422
+
+
+class TestMethods:
+    @pytest.mark.parametrize(
+        ("method", "path", "allow"),
+        [("DELETE", "/items/", "GET, HEAD, POST"), ("PUT", "/items/1", "DELETE, GET, HEAD, PATCH")],
+    )
+    async def test_a_wrong_method_is_405_naming_every_allowed_one(
+        self, client: httpx.AsyncClient, method: str, path: str, allow: str
+    ) -> None:
+        response = await client.request(method, path, json={})
+
+        assert response.status_code == 405
+        assert response.headers["allow"] == allow
 
 
 class TestUpdateItem:

@@ -31,6 +31,7 @@ from servicekit.logging import configure_logging
 from servicekit.metrics import Metrics
 from servicekit.middleware import (
     BodyLimitMiddleware,
+    HeadMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
     TrustedHostMiddleware,
@@ -91,12 +92,17 @@ def create_service_app(
         # Operation ids are the endpoint functions' names: create_item, get_item, …
         generate_unique_id_function=_operation_id,
     )
-    install_problem_handlers(app, conflicts=conflicts or {})
     _require_service_routes(routers)
-    app.include_router(health_router(check_timeout=settings.health.check_timeout))
-    app.include_router(metrics_router(metrics))
-    for router in routers:
+    every_router = [
+        health_router(check_timeout=settings.health.check_timeout),
+        metrics_router(metrics),
+        *routers,
+    ]
+    for router in every_router:
         app.include_router(router)
+    install_problem_handlers(
+        app, conflicts=conflicts or {}, allowed_methods=_allowed_methods(every_router)
+    )
     _add_middleware(app, settings.http, metrics)
     return app
 
@@ -125,6 +131,27 @@ async def open_service_state(
         yield ServiceState(database=database, redis=redis, verifier=verifier)
 
 
+def _allowed_methods(routers: Sequence[APIRouter]) -> Callable[[str], str]:
+    """The ``Allow`` header value for a path: the methods of every route matching it."""
+    table = [
+        (route.path_regex, frozenset(route.methods or ()))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+
+    def allowed(path: str) -> str:
+        methods: set[str] = set()
+        for regex, route_methods in table:
+            if regex.match(path):
+                methods |= route_methods
+        if "GET" in methods:
+            methods.add("HEAD")  # answered as a GET without its body
+        return ", ".join(sorted(methods))
+
+    return allowed
+
+
 def _operation_id(route: APIRoute) -> str:
     return route.name
 
@@ -141,6 +168,7 @@ def _require_service_routes(routers: Sequence[APIRouter]) -> None:
 def _add_middleware(app: FastAPI, http: HttpSettings, metrics: Metrics) -> None:
     # Each add wraps the stack built so far: add from the innermost outwards.
     app.add_middleware(BodyLimitMiddleware, max_bytes=http.max_body_bytes)
+    app.add_middleware(HeadMiddleware)
     if http.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -6,6 +6,7 @@
     RequestContextMiddleware   request id, Server-Timing, access log, metrics, 500s
     TrustedHostMiddleware      only when hosts are restricted
     CORSMiddleware             only when origins are configured (Starlette's)
+    HeadMiddleware             HEAD answered as GET without the body
     BodyLimitMiddleware        413 past the configured size
 """
 
@@ -27,6 +28,7 @@ from servicekit.problems import problem_response
 
 __all__ = [
     "BodyLimitMiddleware",
+    "HeadMiddleware",
     "RequestContextMiddleware",
     "SecurityHeadersMiddleware",
     "TrustedHostMiddleware",
@@ -62,6 +64,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started_at = time.perf_counter()
+        method = scope["method"]
         request_id = _incoming_request_id(scope) or secrets.token_hex(16)
         id_token = request_id_var.set(request_id)
         log_tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -85,18 +88,18 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_context)
         except Exception:
-            _error_log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
+            _error_log.exception("unhandled_exception", method=method, path=scope["path"])
             if not response_started:
                 response = problem_response(500, instance=scope["path"])
                 await response(scope, receive, send_with_context)
         finally:
             seconds = time.perf_counter() - started_at
             route = getattr(scope.get("route"), "path", None) or _UNMATCHED_ROUTE
-            self.metrics.observe_request(scope["method"], route, status, seconds)
+            self.metrics.observe_request(method, route, status, seconds)
             log = _access_log.debug if scope["path"] in self.quiet_paths else _access_log.info
             log(
                 "request",
-                method=scope["method"],
+                method=method,
                 route=route,
                 status=status,
                 duration_ms=round(seconds * 1000, 2),
@@ -180,6 +183,37 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadMiddleware:
+    """Answers ``HEAD`` as ``GET`` without the body (RFC 9110 §9.3.2).
+
+    FastAPI's routes take only the methods they declare, so without this every
+    ``HEAD`` would be a 405. The headers, ``Content-Length`` included, stay those
+    of the ``GET``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        # A copy: the server keeps reading its own scope (uvicorn sends no body
+        # for a HEAD only while its scope still says HEAD).
+        as_get = {**scope, "method": "GET"}
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        try:
+            await self.app(as_get, receive, send_without_body)
+        finally:
+            if "route" in as_get:  # for the route label of logs and metrics
+                scope["route"] = as_get["route"]
 
 
 class BodyLimitMiddleware:

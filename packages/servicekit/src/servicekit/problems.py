@@ -130,11 +130,16 @@ def problem_response(
     )
 
 
-def install_problem_handlers(app: FastAPI, *, conflicts: Mapping[str, str]) -> None:
+def install_problem_handlers(
+    app: FastAPI, *, conflicts: Mapping[str, str], allowed_methods: Callable[[str], str]
+) -> None:
     """Render every error of ``app`` as problem details.
 
     ``conflicts`` maps unique-constraint names to the ``detail`` of the 409 a
     violation of that constraint becomes, e.g. ``{"uq_users_email": "…taken"}``.
+    ``allowed_methods`` gives the ``Allow`` header of a 405 for a request path:
+    every method some route of that path accepts (Starlette names only the
+    first route it tried).
     """
 
     async def app_error(request: Request, exc: AppError) -> Response:
@@ -166,16 +171,17 @@ def install_problem_handlers(app: FastAPI, *, conflicts: Mapping[str, str]) -> N
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if exc.detail != status_title(exc.status_code) else None
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and detail in (None, "Not Found"):
             detail = f"Nothing is at {request.url.path}."
         elif exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
-            detail = f"{request.method} is not allowed here; allowed: {allowed}."
+            headers["Allow"] = allowed_methods(request.url.path) or headers.get("Allow", "")
+            detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}."
         return problem_response(
             exc.status_code,
             instance=request.url.path,
             detail=detail if isinstance(detail, str) else None,
-            headers=exc.headers,
+            headers=headers,
         )
 
     async def database_error(request: Request, exc: sqlalchemy.exc.DBAPIError) -> Response:
