@@ -384,6 +384,12 @@ class TestOpenApi:
         )
         assert "HTTPValidationError" not in schema["components"]["schemas"]
 
+    async def test_database_routes_document_their_503(self, client: httpx.AsyncClient) -> None:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+
+        assert "503" in paths["/notes"]["post"]["responses"]
+        assert "503" not in paths["/whoami"]["get"]["responses"]
+
     async def test_docs_are_served(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/docs")
 

@@ -12,20 +12,32 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
 from fastapi import APIRouter, params
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from servicekit.dependencies import unit_of_work
 from servicekit.errors import UnsupportedMediaType
 
 __all__ = ["ServiceRoute", "ServiceRouter"]
 
 _FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+_UNAVAILABLE: Final = "The database is unavailable; see `Retry-After`."
 
 
 class ServiceRoute(APIRoute):
-    """An API route that checks the media type of request bodies."""
+    """An API route that checks the media type of request bodies.
+
+    A route whose dependencies include the unit of work documents the 503 it
+    answers when the database does not.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if _depends_on(self.dependant, unit_of_work):
+            self.responses.setdefault(503, {"description": _UNAVAILABLE})
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -51,6 +63,10 @@ class ServiceRouter(APIRouter):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("route_class", ServiceRoute)
         super().__init__(**kwargs)
+
+
+def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(sub.call is call or _depends_on(sub, call) for sub in dependant.dependencies)
 
 
 def _has_body(scope: Scope) -> bool:
