@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -202,6 +203,29 @@ class TestJwksKeySource:
                 await source.aclose()
 
         assert server.requests in (1, 2)  # the refresh may or may not have run before aclose
+
+    async def test_a_down_issuer_is_asked_again_at_most_once_per_interval(
+        self, tokens: TokenFactory
+    ) -> None:
+        clock = Clock()
+        with serve_jwks(tokens.jwks()) as server:
+            async with httpx.AsyncClient() as http:
+                source = JwksKeySource(
+                    server.url, http=http, cache_ttl=60, min_refetch_interval=10, clock=clock
+                )
+                await source.refresh()
+                server.status = 503
+                clock.now += 61  # stale
+
+                for _ in range(20):
+                    assert await source.get_key(tokens.kid) is not None
+                    await asyncio.sleep(0.01)  # let a background refresh run
+                clock.now += 10
+                await source.get_key(tokens.kid)
+                await asyncio.sleep(0.05)
+                await source.aclose()
+
+        assert server.requests == 3  # the first fetch, one retry, one more after the interval
 
     async def test_an_unknown_kid_refetches_at_most_once_per_interval(
         self, tokens: TokenFactory

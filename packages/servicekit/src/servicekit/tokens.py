@@ -187,7 +187,8 @@ class JwksKeySource:
     """Public keys from a JWKS URL, cached in memory.
 
     - Keys are refetched in the background once older than ``cache_ttl``;
-      requests meanwhile use the cached keys.
+      requests meanwhile use the cached keys. While the issuer is down, that is
+      tried again at most once per ``min_refetch_interval``.
     - A ``kid`` not in the cache triggers an immediate refetch (a key rotated
       in), but at most once per ``min_refetch_interval``, so tokens with made-up
       ``kid``s cannot make the verifier hammer the JWKS endpoint. Until a first
@@ -222,7 +223,8 @@ class JwksKeySource:
         """The key named ``kid``, fetching the JWKS if needed and allowed."""
         now = self._clock()
         if kid in self._keys:
-            if self._fetched_at is not None and now - self._fetched_at > self._cache_ttl:
+            stale = self._fetched_at is not None and now - self._fetched_at > self._cache_ttl
+            if stale and self._may_fetch(now):
                 self._refresh_in_background()
             return self._keys[kid]
         if self._may_fetch(now):

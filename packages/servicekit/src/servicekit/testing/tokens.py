@@ -89,6 +89,7 @@ class JwksServer:
 
     def __init__(self, document: Any) -> None:
         self.document = document
+        self.status = 200
         self.requests = 0
         self.url = ""
 
@@ -102,7 +103,7 @@ def serve_jwks(document: Any) -> Iterator[JwksServer]:
         def do_GET(self) -> None:
             state.requests += 1
             body = orjson.dumps(state.document)
-            self.send_response(200)
+            self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
