@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import text
@@ -94,8 +95,8 @@ async def count_notes(session: DbSession) -> dict[str, int]:
     return {"notes": int(await session.scalar(text("SELECT count(*) FROM notes")) or 0)}
 
 
-def create_demo_app(settings: DemoSettings) -> FastAPI:
-    """The demo app."""
+def create_demo_app(settings: DemoSettings, *, routers: Sequence[APIRouter] = (router,)) -> FastAPI:
+    """The demo app (with other ``routers``, to test what create_service_app accepts)."""
 
     return create_service_app(
         settings,
@@ -105,6 +106,6 @@ def create_demo_app(settings: DemoSettings) -> FastAPI:
         lifespan=lambda: open_service_state(
             settings, name="demo", token=settings.token, jwks=settings.jwks
         ),
-        routers=[router],
+        routers=routers,
         conflicts={"uq_notes_body": "A note with this body already exists."},
     )

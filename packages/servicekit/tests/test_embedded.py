@@ -9,12 +9,14 @@ import psutil
 import pytest
 
 from servicekit import embedded
-from servicekit.embedded import EmbeddedRedis, ServerError, find_postgres, find_redis, free_port
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+from servicekit.embedded import (
+    EmbeddedRedis,
+    ServerError,
+    find_postgres,
+    find_redis,
+    free_port,
+    port_in_use,
+)
 
 
 class TestEmbeddedRedis:
@@ -30,13 +32,13 @@ class TestEmbeddedRedis:
 
         assert not first.attached
         assert second.attached
-        assert _answers(port)
+        assert port_in_use(port)
 
         first.stop()
         first.stop()
 
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-        assert not _answers(port)
+        assert not port_in_use(port)
 
     def test_a_port_in_use_is_a_clear_error(self, tmp_path: Path) -> None:
         with socket.socket() as busy:

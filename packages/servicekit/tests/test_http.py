@@ -10,7 +10,6 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from kit_demo import create_demo_app, demo_settings
 
-from servicekit.app import create_service_app, open_service_state
 from servicekit.embedded import free_port
 from servicekit.settings import DatabaseSettings, HttpSettings, RedisSettings
 from servicekit.testing import TokenFactory, running_app
@@ -358,16 +357,7 @@ class TestCreateServiceApp:
         settings = demo_settings(database_url, redis_url, jwks_url)
 
         with pytest.raises(TypeError, match="ServiceRouter"):
-            create_service_app(
-                settings,
-                name="bad",
-                version="0",
-                description="",
-                lifespan=lambda: open_service_state(
-                    settings, name="bad", token=settings.token, jwks=settings.jwks
-                ),
-                routers=[plain],
-            )
+            create_demo_app(settings, routers=[plain])
 
 
 class TestOpenApi:

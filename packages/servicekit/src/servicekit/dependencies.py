@@ -13,14 +13,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.errors import Unauthorized
 from servicekit.state import service_state
 from servicekit.tokens import InvalidToken, Principal
 
-__all__ = ["CurrentPrincipal", "DbSession", "RedisClient", "unit_of_work"]
+__all__ = ["CurrentPrincipal", "DbSession", "unit_of_work"]
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -33,10 +32,6 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     async with service_state(request).database.sessionmaker() as session:
         yield session
         await session.commit()
-
-
-async def _redis(request: Request) -> Redis:
-    return service_state(request).redis
 
 
 async def _principal(
@@ -56,5 +51,4 @@ async def _principal(
 # `scope="function"` ends the session right after the endpoint, before the
 # response is sent, so the commit's outcome decides the response.
 DbSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
-RedisClient = Annotated[Redis, Depends(_redis)]
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]

@@ -27,7 +27,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from servicekit.embedded import (
     EmbeddedRedis,
     ServerError,
     ensure_database,
+    port_in_use,
     set_parent_death_signal,
     spawn_tied,
 )
@@ -249,11 +249,10 @@ def _start_services(stack: Stack, specs: list[ServiceSpec], env: Mapping[str, st
 
 
 def _require_free_port(port: int, what: str) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        if sock.connect_ex(("127.0.0.1", port)) == 0:
-            raise _StackError(
-                f"port {port} for {what} is already in use: is another `make run` running?"
-            )
+    if port_in_use(port):
+        raise _StackError(
+            f"port {port} for {what} is already in use: is another `make run` running?"
+        )
 
 
 def _wait_ready(name: str, port: int, process: subprocess.Popen[bytes]) -> None:

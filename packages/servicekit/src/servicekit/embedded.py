@@ -50,6 +50,7 @@ __all__ = [
     "find_postgres",
     "find_redis",
     "free_port",
+    "port_in_use",
     "set_parent_death_signal",
     "spawn_tied",
 ]
@@ -290,7 +291,8 @@ def _tail(path: Path, lines: int = 20) -> str:
     return f"Last lines of {path}:\n" + "\n".join(f"  {line}" for line in text)
 
 
-def _port_open(port: int) -> bool:
+def port_in_use(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
         return True
     return False
@@ -338,7 +340,7 @@ class _EmbeddedServer:
         timeout: float,
         user: str | None = None,
     ) -> None:
-        if _port_open(self.port):
+        if port_in_use(self.port):
             # Else the readiness check could be answered by whatever listens there.
             raise ServerError(
                 f"{what}: port {self.port} is already in use by another program; choose another."
@@ -450,7 +452,7 @@ class EmbeddedPostgres(_EmbeddedServer):
             lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
         except OSError:
             return False
-        return len(lines) >= 8 and lines[7].strip() == "ready" and _port_open(self.port)
+        return len(lines) >= 8 and lines[7].strip() == "ready" and port_in_use(self.port)
 
 
 def _locale_options(binaries: PostgresBinaries) -> list[str]:
@@ -507,16 +509,20 @@ def _ensure_system_user(name: str) -> None:
     )
 
 
-async def ensure_database(server_url: str, name: str) -> bool:
-    """Create database ``name`` on the server unless it exists; True if created."""
+async def ensure_database(server_url: str, name: str, *, fresh: bool = False) -> bool:
+    """Create database ``name`` on the server unless it exists; True if created.
+
+    ``fresh`` drops it first (disconnecting its sessions): a test run's own database.
+    """
     import asyncpg  # noqa: PLC0415 -- only the launcher and tests need it
 
+    quoted = '"' + name.replace('"', '""') + '"'
     connection = await asyncpg.connect(server_url)
     try:
-        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if exists:
+        if fresh:
+            await connection.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        elif await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return False
-        quoted = '"' + name.replace('"', '""') + '"'
         await connection.execute(f"CREATE DATABASE {quoted}")
     finally:
         await connection.close()

@@ -27,7 +27,20 @@ from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
 from servicekit.context import current_request_id
-from servicekit.errors import AppError, ServiceUnavailable, problem_type
+from servicekit.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    ContentTooLarge,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+    problem_type,
+)
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -39,23 +52,27 @@ __all__ = [
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 
-# RFC 9110 renamed these; Python's HTTPStatus still has the old phrases.
-_TITLES: Final = {413: "Content Too Large", 422: "Unprocessable Content"}
-_SLUGS: Final = {
-    400: "bad-request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    406: "not-acceptable",
-    409: "conflict",
-    412: "precondition-failed",
-    413: "content-too-large",
-    415: "unsupported-media-type",
-    422: "validation-error",
-    429: "rate-limited",
-    500: "internal",
-    503: "service-unavailable",
+# The type and title of a problem that only has a status: those of servicekit's
+# own error of that status, else of the statuses only Starlette and FastAPI raise.
+_KINDS: Final[Mapping[int, tuple[str, str]]] = {
+    error.status: (error.slug, error.title)
+    for error in (
+        AppError,
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PreconditionFailed,
+        ContentTooLarge,
+        UnsupportedMediaType,
+        RateLimited,
+        ServiceUnavailable,
+    )
+} | {
+    405: ("method-not-allowed", "Method Not Allowed"),
+    406: ("not-acceptable", "Not Acceptable"),
+    422: ("validation-error", "Unprocessable Content"),  # RFC 9110's name
 }
 _UNIQUE_VIOLATION: Final = "23505"
 _FOREIGN_KEY_VIOLATION: Final = "23503"
@@ -91,10 +108,9 @@ class ValidationProblem(ProblemDetails):
     errors: list[ValidationErrorItem]
 
 
-def status_title(status: int) -> str:
-    """The title of a problem that has nothing more specific than its status."""
-    if status in _TITLES:
-        return _TITLES[status]
+def _status_title(status: int) -> str:
+    if status in _KINDS:
+        return _KINDS[status][1]
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -113,10 +129,10 @@ def problem_response(
 ) -> Response:
     """Render one problem details response."""
     body: dict[str, Any] = {
-        "type": type_ or problem_type(_SLUGS.get(status, str(status))),
-        "title": title or status_title(status),
+        "type": type_ or problem_type(_KINDS[status][0] if status in _KINDS else str(status)),
+        "title": title or _status_title(status),
         "status": status,
-        "detail": detail or status_title(status),
+        "detail": detail or _status_title(status),
         "instance": instance,
         "request_id": current_request_id(),
     }
@@ -170,7 +186,7 @@ def install_problem_handlers(
         )
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        detail = exc.detail if exc.detail != status_title(exc.status_code) else None
+        detail = exc.detail if exc.detail != _status_title(exc.status_code) else None
         headers = dict(exc.headers or {})
         if exc.status_code == 404 and detail in (None, "Not Found"):
             detail = f"Nothing is at {request.url.path}."

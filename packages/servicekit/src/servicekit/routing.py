@@ -20,11 +20,11 @@ from starlette.types import Scope
 
 from servicekit.dependencies import unit_of_work
 from servicekit.errors import UnsupportedMediaType
+from servicekit.openapi import problem_responses
 
 __all__ = ["ServiceRoute", "ServiceRouter"]
 
 _FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-_UNAVAILABLE: Final = "The database is unavailable; see `Retry-After`."
 
 
 class ServiceRoute(APIRoute):
@@ -37,7 +37,7 @@ class ServiceRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         if _depends_on(self.dependant, unit_of_work):
-            self.responses.setdefault(503, {"description": _UNAVAILABLE})
+            self.responses.setdefault(503, problem_responses(503)[503])
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -50,6 +50,8 @@ REQUIRED_CLAIMS: Final = ("iss", "aud", "sub", "sid", "jti", "iat", "exp", "role
 ROLES: Final = frozenset({"user", "admin"})
 MAX_LEEWAY_SECONDS: Final = 60
 _ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
+# Requests that queued on the fetch lock behind a fetch this recent use its result.
+_JUST_FETCHED: Final = 0.5
 
 _log = structlog.get_logger("servicekit.tokens")
 
@@ -242,8 +244,8 @@ class JwksKeySource:
         """Fetch the JWKS now; on failure keep the cached keys and log why."""
         async with self._lock:
             now = self._clock()
-            if self._attempted_at is not None and now - self._attempted_at < 0.5:
-                return  # somebody else just fetched while we waited for the lock
+            if self._attempted_at is not None and now - self._attempted_at < _JUST_FETCHED:
+                return  # somebody else fetched while we waited for the lock
             self._attempted_at = now
             try:
                 response = await self._http.get(self.url, headers={"Accept": "application/json"})

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from servicekit.dependencies import unit_of_work
+from servicekit.embedded import ensure_database
 from servicekit.migrations import upgrade
 
 __all__ = ["TestDatabase", "prepare_database"]
@@ -33,13 +33,7 @@ async def prepare_database(
     test run tests the migrations too.
     """
     server = make_url(server_url).set(drivername="postgresql")
-    connection = await asyncpg.connect(server.render_as_string(hide_password=False))
-    try:
-        quoted = '"' + name.replace('"', '""') + '"'
-        await connection.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        await connection.execute(f"CREATE DATABASE {quoted}")
-    finally:
-        await connection.close()
+    await ensure_database(server.render_as_string(hide_password=False), name, fresh=True)
     url = server.set(drivername="postgresql+asyncpg", database=name).render_as_string(
         hide_password=False
     )
