@@ -7,7 +7,9 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 
 UV_VERSION := 0.13.9
-TOOLS := $(CURDIR)/.tools
+# Relative to the checkout (make runs there): an absolute path with a space in it
+# cannot be a make target.
+TOOLS := .tools
 # Use the uv on PATH if there is one; else a private copy under .tools/.
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 RUN := $(UV) run --locked --no-sync

@@ -244,18 +244,13 @@ def test_make_run_from_a_checkout_under_a_directory_only_root_may_enter(
     Its PostgreSQL and Valkey run as the system user ``servicekit``, who may not
     enter that directory; nothing outside the checkout may be changed to let it.
     """
-    uv = os.environ.get("UV") or shutil.which("uv")
-    if uv is None:
-        pytest.skip("needs uv (make test runs the tests under it)")
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     checkout = private / "a checkout"
     _copy_working_tree(ROOT, checkout)
     above = _ownership_and_modes(checkout.parents)
     env = {k: v for k, v in stack_env.items() if k not in {"DEVSTACK_DATA_DIR", "VIRTUAL_ENV"}}
-    venv_bin = str(ROOT / ".venv" / "bin")
-    paths = [Path(uv).parent, *(p for p in env["PATH"].split(os.pathsep) if p != venv_bin)]
-    env["PATH"] = os.pathsep.join(str(path) for path in paths)
+    env["PATH"] = _path_with_uv(env["PATH"], checkout)
     log = tmp_path / "make-run.log"
     with log.open("ab") as output:
         make = subprocess.Popen(
@@ -290,6 +285,24 @@ def test_make_run_from_a_checkout_under_a_directory_only_root_may_enter(
     assert "ready:" in log.read_text()
     assert _ownership_and_modes(checkout.parents) == above
     assert private.stat().st_mode & 0o777 == 0o700
+
+
+def _path_with_uv(path: str, checkout: Path) -> str:
+    """``PATH`` for ``make`` in ``checkout``: this checkout's virtual environment off it.
+
+    uv as on a fresh machine, where ``make`` bootstraps it into ``.tools/``: this
+    checkout's bootstrapped copy, linked there, else the uv on ``PATH``.
+    """
+    venv_bin = str(ROOT / ".venv" / "bin")
+    kept = [entry for entry in path.split(os.pathsep) if entry != venv_bin]
+    tools = ROOT / ".tools"
+    if tools.is_dir():
+        shutil.copytree(tools, checkout / ".tools", symlinks=True, copy_function=os.link)
+        return os.pathsep.join(entry for entry in kept if not (Path(entry) / "uv").exists())
+    uv = os.environ.get("UV") or shutil.which("uv")
+    if uv is None:
+        pytest.skip("needs uv (make test runs the tests under it)")
+    return os.pathsep.join([str(Path(uv).parent), *kept])
 
 
 def _copy_working_tree(source: Path, destination: Path) -> None:
