@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import httpx
 import psutil
 import pytest
 
-from servicekit.embedded import free_port
+from servicekit.embedded import SYSTEM_USER, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -101,6 +102,14 @@ def wait_ready(stack: Stack, *urls: str) -> None:
             pass
         time.sleep(0.25)
     assert not pending, f"not ready: {pending}\n{stack.log.read_text()[-3000:]}"
+
+
+def wait_for_output(stack: Stack, text: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while text not in stack.log.read_text():
+        assert stack.process.poll() is None, stack.log.read_text()
+        assert time.monotonic() < deadline, f"no {text!r} in:\n{stack.log.read_text()}"
+        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -194,19 +203,23 @@ def test_the_readme_walkthrough_then_a_clean_stop_and_a_restart(
 def test_a_killed_launcher_leaves_no_server_behind(
     stack_env: dict[str, str], tmp_path: Path
 ) -> None:
+    before = _private_copies()  # of the binaries, made when the servers' user needs them
     stack = start_stack(stack_env, tmp_path / "servers.log", command="servers")
-    deadline = time.monotonic() + READY_TIMEOUT
-    while "Press Ctrl-C" not in stack.log.read_text() and time.monotonic() < deadline:
-        assert stack.process.poll() is None, stack.log.read_text()
-        time.sleep(0.2)
+    wait_for_output(stack, "Press Ctrl-C")
     servers = stack.descendants()
     assert servers
+    private_copies = _private_copies() - before
 
     stack.process.kill()  # SIGKILL: no chance to clean up
     stack.process.wait(timeout=10)
 
     _, alive = psutil.wait_procs(servers, timeout=30)
     assert not alive, f"orphaned: {alive}"
+
+    again = start_stack(stack_env, tmp_path / "again.log", command="servers")
+    wait_for_output(again, "Press Ctrl-C")
+    assert again.stop() == 0
+    assert not private_copies & _private_copies(), "the next launcher removes what was left"
 
 
 def test_a_bad_setting_stops_start_up_naming_the_variable(
@@ -322,3 +335,7 @@ def _copy_working_tree(source: Path, destination: Path) -> None:
 
 def _ownership_and_modes(paths: Sequence[Path]) -> list[tuple[str, int, int, int]]:
     return [(str(p), p.stat().st_uid, p.stat().st_gid, p.stat().st_mode) for p in paths]
+
+
+def _private_copies() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob(f"{SYSTEM_USER}-binaries-*"))

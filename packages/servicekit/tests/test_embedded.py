@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -101,17 +102,21 @@ class TestFindingBinaries:
 class TestAsRootUnderAPrivateDirectory:
     """Binaries and data under a 0700 directory, as in a checkout under ``/root``."""
 
-    @pytest.mark.parametrize("server_class", [EmbeddedPostgres, EmbeddedRedis])
-    def test_the_server_runs_as_the_system_user_and_nothing_above_its_data_changes(
-        self,
-        server_class: type[EmbeddedPostgres | EmbeddedRedis],
-        tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
+    @pytest.fixture
+    def private(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+        """A 0700 directory holding the servers' wheels, where the servers are found."""
         private = tmp_path / "private"
         private.mkdir(mode=0o700)
         site_packages = _wheels_copied_into(private / "site-packages")
         monkeypatch.setattr(embedded, "_package_dir", lambda name: site_packages / name)
+        return private
+
+    @pytest.mark.parametrize("server_class", [EmbeddedPostgres, EmbeddedRedis])
+    def test_the_server_runs_as_the_system_user_and_nothing_above_its_data_changes(
+        self,
+        server_class: type[EmbeddedPostgres | EmbeddedRedis],
+        private: Path,
+    ) -> None:
         data_dir = private / "checkout" / ".data" / "server"
         server = server_class(data_dir, port=free_port(), password="pw", durable=False)
         before = [(parent, parent.stat()) for parent in data_dir.parents if parent.exists()]
@@ -137,12 +142,8 @@ class TestAsRootUnderAPrivateDirectory:
         assert not any(copy.exists() for copy in copies if copy.name.startswith(SYSTEM_USER))
 
     def test_binaries_it_cannot_reach_anywhere_are_a_clear_error(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, private: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        private = tmp_path / "private"
-        private.mkdir(mode=0o700)
-        site_packages = _wheels_copied_into(private / "site-packages")
-        monkeypatch.setattr(embedded, "_package_dir", lambda name: site_packages / name)
         monkeypatch.setattr(tempfile, "tempdir", str(private))  # its copy would be unreachable too
         server = EmbeddedRedis(private / "data", port=free_port(), password="pw", durable=False)
 
@@ -151,6 +152,24 @@ class TestAsRootUnderAPrivateDirectory:
 
         assert not port_in_use(server.port)
         assert sorted(path.name for path in private.iterdir()) == ["data", "site-packages"]
+
+    def test_a_copy_its_launcher_left_behind_is_removed_by_the_next_one(
+        self, private: Path
+    ) -> None:
+        abandoned = Path(tempfile.mkdtemp(prefix=f"{SYSTEM_USER}-binaries-"))
+        (abandoned / ".in-use").touch()  # its launcher was killed: nobody holds the lock
+        in_use = Path(tempfile.mkdtemp(prefix=f"{SYSTEM_USER}-binaries-"))
+        with (in_use / ".in-use").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # a running launcher's
+            server = EmbeddedRedis(private / "data", port=free_port(), password="pw")
+            try:
+                server.start()
+            finally:
+                server.stop()
+
+            assert not abandoned.exists()
+            assert in_use.exists()
+        shutil.rmtree(in_use)
 
 
 def _wheels_copied_into(site_packages: Path) -> Path:

@@ -143,12 +143,16 @@ def _owned(server: EmbeddedPostgres | EmbeddedRedis | None) -> bool:
 
 
 class _StopSignal:
-    """Turns SIGINT/SIGTERM into a clean stop, and notices a service that died."""
+    """Turns SIGINT, SIGTERM and SIGHUP (a closed terminal) into a clean stop.
+
+    It also notices a service that died.
+    """
 
     def __init__(self) -> None:
         self.received: int | None = None
         signal.signal(signal.SIGINT, self._handle)
         signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGHUP, self._handle)
 
     def _handle(self, signum: int, _: FrameType | None) -> None:
         self.received = signum

@@ -34,11 +34,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import importlib.util
 import os
+import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -358,7 +361,7 @@ class _EmbeddedServer:
         self.durable = durable
         self.log_path = log_path or self.data_dir.parent / self.log_name
         self._process: subprocess.Popen[bytes] | None = None
-        self._private_copy: Path | None = None
+        self._private_copy: _PrivateCopy | None = None
         self.attached = False
         """Whether `start` found the server already running (and `stop` will leave it)."""
 
@@ -381,7 +384,7 @@ class _EmbeddedServer:
             _stop_process(self._process, self.stop_signal, timeout)
             self._process = None
         if self._private_copy is not None:
-            shutil.rmtree(self._private_copy, ignore_errors=True)
+            self._private_copy.remove()
             self._private_copy = None
 
     def _start(self, data_dir: _DataDir, user: str | None, timeout: float) -> None:
@@ -394,12 +397,12 @@ class _EmbeddedServer:
         """``binary`` where ``user`` can run it: in place, or in a private copy of ``tree``."""
         if user is None or _runs(binary, user=user):
             return binary
-        self._private_copy = _private_copy(tree, user)
-        linked = self._private_copy / binary.relative_to(_common_parent(tree))
+        self._private_copy = _PrivateCopy.make(tree, user)
+        linked = self._private_copy.path / binary.relative_to(_common_parent(tree))
         if not _runs(linked, user=user):
             raise ServerError(
                 f"{binary.name} cannot run as the user {user!r}: it cannot reach {binary}, "
-                f"nor the copy made for it in {self._private_copy.parent}. Run as a regular "
+                f"nor the copy made for it in {self._private_copy.path.parent}. Run as a regular "
                 f"user, or set TMPDIR to a directory {user!r} may enter."
             )
         return linked
@@ -474,8 +477,6 @@ def _hand_over(data_dir: Path, user: str | None) -> Iterator[_DataDir]:
 
 def _give_tree(root: Path, user: str) -> None:
     """Make ``user`` the owner of ``root`` and of everything in it (data from a run as root)."""
-    import pwd  # noqa: PLC0415 -- POSIX only
-
     account = pwd.getpwnam(user)
     owner = (account.pw_uid, account.pw_gid)
     for top, _, files in os.walk(root):
@@ -486,28 +487,76 @@ def _give_tree(root: Path, user: str) -> None:
                 os.chown(path, *owner, follow_symlinks=False)
 
 
-def _private_copy(tree: Sequence[Path], user: str) -> Path:
-    """A new temporary directory holding ``tree``, which only root and ``user``'s group enter.
+class _PrivateCopy:
+    """A new temporary directory holding a ``tree`` of binaries for another user.
 
-    Hard links where the file system allows (instant, no space), else copies.
-    Still root's files: the server's user can run them, not change them.
+    Only root and that user's group may enter it. Hard links where the file
+    system allows (instant, no space), else copies; root's files still, which
+    the server's user can run but not change. The launcher holds a lock on it
+    while the server runs; a launcher killed before it could remove the copy
+    leaves it unlocked, and the next copy made here removes it.
     """
-    root = _common_parent(tree)
-    private = Path(tempfile.mkdtemp(prefix=f"{SYSTEM_USER}-binaries-"))
+
+    _PREFIX: ClassVar = f"{SYSTEM_USER}-binaries-"
+    _LOCK: ClassVar = ".in-use"
+
+    def __init__(self, path: Path, lock: int) -> None:
+        self.path = path
+        self._lock = lock
+
+    @classmethod
+    def make(cls, tree: Sequence[Path], user: str) -> _PrivateCopy:
+        """Copy (link) ``tree`` into a new private directory ``user`` can use."""
+        cls._remove_abandoned()
+        root = _common_parent(tree)
+        path = Path(tempfile.mkdtemp(prefix=cls._PREFIX))
+        private = cls(path, _lock(path / cls._LOCK))
+        try:
+            for source in tree:
+                target = path / source.relative_to(root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if source.is_dir():
+                    shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
+                else:
+                    _link_or_copy(source, target)
+            shutil.chown(path, group=user)
+            path.chmod(0o750)
+        except BaseException:
+            private.remove()
+            raise
+        return private
+
+    def remove(self) -> None:
+        """Delete the copy (its server has stopped)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.close(self._lock)
+
+    @classmethod
+    def _remove_abandoned(cls) -> None:
+        for path in Path(tempfile.gettempdir()).glob(f"{cls._PREFIX}*"):
+            with contextlib.suppress(OSError):
+                status = path.lstat()
+                ours = stat.S_ISDIR(status.st_mode) and status.st_uid == os.geteuid()
+                if ours and (lock := _try_lock(path / cls._LOCK)):
+                    shutil.rmtree(path, ignore_errors=True)
+                    os.close(lock)
+
+
+def _lock(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _try_lock(path: Path) -> int | None:
+    """An exclusive lock on existing ``path`` if nobody holds one, else ``None``."""
+    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     try:
-        for path in tree:
-            target = private / path.relative_to(root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_dir():
-                shutil.copytree(path, target, symlinks=True, copy_function=_link_or_copy)
-            else:
-                _link_or_copy(path, target)
-        shutil.chown(private, group=user)
-        private.chmod(0o750)
-    except BaseException:
-        shutil.rmtree(private, ignore_errors=True)
-        raise
-    return private
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _common_parent(tree: Sequence[Path]) -> Path:
@@ -522,8 +571,6 @@ def _link_or_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]
 
 
 def _ensure_system_user(name: str) -> None:
-    import pwd  # noqa: PLC0415 -- POSIX only
-
     try:
         pwd.getpwnam(name)
     except KeyError:
@@ -609,8 +656,6 @@ class EmbeddedPostgres(_EmbeddedServer):
         # The password reaches initdb as an open file that has no name on disk.
         with tempfile.TemporaryFile("w+") as pwfile:
             if user is not None:
-                import pwd  # noqa: PLC0415 -- POSIX only
-
                 os.fchown(pwfile.fileno(), pwd.getpwnam(user).pw_uid, -1)
             pwfile.write(self.password + "\n")
             pwfile.flush()
