@@ -19,6 +19,7 @@ from servicekit.settings import (
     JwksSettings,
     LogSettings,
     RedisSettings,
+    ServerSettings,
     ServiceSettings,
     TokenSettings,
 )
@@ -31,6 +32,7 @@ class DemoSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="DEMO_")
 
+    server: ServerSettings = ServerSettings(port=8009)
     token: TokenSettings = TokenSettings()
     jwks: JwksSettings = JwksSettings()
 

@@ -43,6 +43,15 @@ class TestLoadSettings:
         assert settings.log.format == "console"
         assert settings.token.audience == "shop"
 
+    def test_a_service_default_holds_beside_a_variable_of_the_same_section(
+        self, environment: pytest.MonkeyPatch
+    ) -> None:
+        environment.setenv("DEMO_HOST", "0.0.0.0")  # noqa: S104 -- what a container sets
+
+        settings = load_settings(DemoSettings, service="demo")
+
+        assert (settings.server.host, settings.server.port) == ("0.0.0.0", 8009)  # noqa: S104
+
     def test_sane_defaults(self, environment: pytest.MonkeyPatch) -> None:
         settings = load_settings(DemoSettings, service="demo")
 

@@ -327,6 +327,11 @@ class _SectionedEnvironment(PydanticBaseSettingsSource):
                 variable = f"{self.prefix}{section.env_prefix}{field_name}".upper()
                 if variable in environ:
                     section_values[field_name] = environ[variable]
-            if section_values or self.settings_cls.model_fields[section_name].is_required():
+            field = self.settings_cls.model_fields[section_name]
+            if section_values and isinstance(field.default, SettingsSection):
+                # The service's own defaults for the section (users' port 8001)
+                # hold for every field the environment does not set.
+                section_values = field.default.model_dump() | section_values
+            if section_values or field.is_required():
                 values[section_name] = section_values
         return values
