@@ -26,9 +26,7 @@ from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
 from servicekit.database import open_database
-from servicekit.health import health_router, metrics_router
-from servicekit.logging import configure_logging
-from servicekit.metrics import Metrics
+from servicekit.health import health_router
 from servicekit.middleware import (
     BodyLimitMiddleware,
     HeadMiddleware,
@@ -36,6 +34,7 @@ from servicekit.middleware import (
     SecurityHeadersMiddleware,
     TrustedHostMiddleware,
 )
+from servicekit.observability import Metrics, configure_logging, metrics_router
 from servicekit.openapi import document_problems
 from servicekit.problems import install_problem_handlers
 from servicekit.redis import open_redis

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes, and the Prometheus endpoint.
+"""Liveness and readiness probes.
 
 ``/health/live`` answers while the process runs, touching nothing. ``/health/ready``
 checks the database and Redis concurrently, each within its own timeout, and
@@ -16,11 +16,10 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from servicekit.metrics import CONTENT_TYPE_LATEST, Metrics
 from servicekit.routing import ServiceRouter
 from servicekit.state import service_state
 
-__all__ = ["Liveness", "Readiness", "health_router", "metrics_router"]
+__all__ = ["Liveness", "Readiness", "health_router"]
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -68,22 +67,6 @@ def health_router(*, check_timeout: float) -> ServiceRouter:
             media_type="application/json",
             headers=_NO_STORE,
         )
-
-    return router
-
-
-def metrics_router(metrics: Metrics) -> ServiceRouter:
-    """``GET /metrics`` in the Prometheus text format."""
-    router = ServiceRouter(tags=["observability"])
-
-    @router.get(
-        "/metrics",
-        summary="Prometheus metrics",
-        response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Metrics."}},
-    )
-    async def get_metrics() -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST, headers=_NO_STORE)
 
     return router
 

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.context import request_id_var
-from servicekit.metrics import Metrics
+from servicekit.observability import Metrics
 from servicekit.problems import problem_response
 
 __all__ = [

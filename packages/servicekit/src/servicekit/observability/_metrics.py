@@ -1,4 +1,4 @@
-"""Prometheus metrics of one app: requests, latency and the database pool.
+"""Prometheus metrics of one app (requests, latency, the database pool) and ``/metrics``.
 
 Each app owns its registry, so several apps in one process (tests) never share
 or collide on metrics. Later features (cache, rate limits, events) add their
@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
+from starlette.responses import Response
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+__all__ = ["Metrics", "metrics_router"]
 
+_NO_STORE = {"Cache-Control": "no-store"}
 _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -70,6 +73,22 @@ class Metrics:
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""
         return generate_latest(self.registry)
+
+
+def metrics_router(metrics: Metrics) -> APIRouter:
+    """``GET /metrics`` in the Prometheus text format."""
+    router = APIRouter(tags=["observability"])
+
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Metrics."}},
+    )
+    async def get_metrics() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST, headers=_NO_STORE)
+
+    return router
 
 
 class _PoolCollector(Collector):
