@@ -11,9 +11,8 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import text
 
 from servicekit.app import create_service_app, open_service_state
-from servicekit.dependencies import CurrentPrincipal, DbSession
 from servicekit.errors import Conflict
-from servicekit.routing import ServiceRouter
+from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter
 from servicekit.settings import (
     DatabaseSettings,
     JwksSettings,

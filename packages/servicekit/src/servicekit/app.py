@@ -23,23 +23,18 @@ from typing import Any, Final
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from starlette.middleware.cors import CORSMiddleware
 
 from servicekit.database import open_database
-from servicekit.health import health_router
-from servicekit.middleware import (
-    BodyLimitMiddleware,
-    HeadMiddleware,
-    RequestContextMiddleware,
-    SecurityHeadersMiddleware,
-    TrustedHostMiddleware,
+from servicekit.http import (
+    ServiceRoute,
+    document_problems,
+    health_router,
+    install_middleware,
+    install_problem_handlers,
 )
 from servicekit.observability import Metrics, configure_logging, metrics_router
-from servicekit.openapi import document_problems
-from servicekit.problems import install_problem_handlers
 from servicekit.redis import open_redis
-from servicekit.routing import ServiceRoute
-from servicekit.settings import HttpSettings, JwksSettings, ServiceSettings, TokenSettings
+from servicekit.settings import JwksSettings, ServiceSettings, TokenSettings
 from servicekit.state import STATE_KEY, ServiceState
 from servicekit.tokens import open_jwks_verifier
 
@@ -102,7 +97,7 @@ def create_service_app(
     install_problem_handlers(
         app, conflicts=conflicts or {}, allowed_methods=_allowed_methods(every_router)
     )
-    _add_middleware(app, settings.http, metrics)
+    install_middleware(app, settings.http, metrics=metrics, quiet_paths=_QUIET_PATHS)
     return app
 
 
@@ -162,39 +157,3 @@ def _require_service_routes(routers: Sequence[APIRouter]) -> None:
                 f"{route.path} is not a ServiceRoute: "
                 "build its router with servicekit's ServiceRouter"
             )
-
-
-def _add_middleware(app: FastAPI, http: HttpSettings, metrics: Metrics) -> None:
-    # Each add wraps the stack built so far: add from the innermost outwards.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=http.max_body_bytes)
-    app.add_middleware(HeadMiddleware)
-    if http.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(http.cors_origins),
-            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "If-Match",
-                "If-None-Match",
-                "Idempotency-Key",
-                "X-Request-ID",
-            ],
-            expose_headers=[
-                "ETag",
-                "Link",
-                "Location",
-                "Retry-After",
-                "RateLimit",
-                "RateLimit-Policy",
-                "X-Request-ID",
-                "Server-Timing",
-            ],
-            max_age=600,
-        )
-    if "*" not in http.trusted_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=http.trusted_hosts)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, quiet_paths=_QUIET_PATHS)
-    # Outermost, so that every response has them: 500s, 400s for bad hosts, preflights.
-    app.add_middleware(SecurityHeadersMiddleware)

@@ -14,10 +14,8 @@ from items.item.etag import etag, if_none_match_matches
 from items.item.models import Item
 from items.item.repository import ItemFilter
 from items.item.schemas import ItemCreate, ItemRead, ItemUpdate
-from servicekit.dependencies import CurrentPrincipal, DbSession
 from servicekit.errors import BadRequest
-from servicekit.openapi import problem_responses
-from servicekit.routing import ServiceRouter
+from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter, problem_responses
 from servicekit.schemas import StorableStr
 
 __all__ = ["router"]

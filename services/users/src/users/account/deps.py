@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from servicekit.dependencies import CurrentPrincipal, DbSession
+from servicekit.http import CurrentPrincipal, DbSession
 from users.account.models import User
 from users.account.password import PasswordHasher
 from users.account.service import get_current_user

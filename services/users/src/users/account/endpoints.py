@@ -6,9 +6,7 @@ import uuid
 
 from fastapi import Request, Response
 
-from servicekit.dependencies import CurrentPrincipal, DbSession
-from servicekit.openapi import problem_responses
-from servicekit.routing import ServiceRouter
+from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter, problem_responses
 from users.account import service
 from users.account.deps import CurrentUser, Passwords
 from users.account.models import User

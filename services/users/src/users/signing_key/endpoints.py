@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from servicekit.routing import ServiceRouter
+from servicekit.http import ServiceRouter
 from users.signing_key.schemas import Jwks
 from users.state import users_state
 

@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from servicekit.dependencies import DbSession
-from servicekit.routing import ServiceRouter
+from servicekit.http import DbSession, ServiceRouter
 from users.state import users_state
 from users.token import service
 from users.token.schemas import TokenResponse

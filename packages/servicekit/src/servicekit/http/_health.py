@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from servicekit.routing import ServiceRouter
+from servicekit.http._routing import ServiceRouter
 from servicekit.state import service_state
 
 __all__ = ["Liveness", "Readiness", "health_router"]

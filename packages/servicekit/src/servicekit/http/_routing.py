@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from servicekit.dependencies import unit_of_work
 from servicekit.errors import UnsupportedMediaType
-from servicekit.openapi import problem_responses
+from servicekit.http._dependencies import unit_of_work
+from servicekit.http._openapi import problem_responses
 
 __all__ = ["ServiceRoute", "ServiceRouter"]
 

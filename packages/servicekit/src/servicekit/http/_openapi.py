@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-from servicekit.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, ValidationProblem
+from servicekit.http._problems import PROBLEM_MEDIA_TYPE, ProblemDetails, ValidationProblem
 
 __all__ = ["document_problems", "problem_responses"]
 

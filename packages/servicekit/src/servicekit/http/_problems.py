@@ -26,7 +26,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
-from servicekit.context import current_request_id
 from servicekit.errors import (
     AppError,
     BadRequest,
@@ -41,6 +40,7 @@ from servicekit.errors import (
     UnsupportedMediaType,
     problem_type,
 )
+from servicekit.http._context import current_request_id
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",

@@ -1,0 +1,46 @@
+"""The HTTP layer every service's endpoints are built from.
+
+For endpoints:
+
+- `ServiceRouter`: the router of a feature; its routes refuse bodies of the
+  wrong media type (415) before reading them;
+- `DbSession`: the request's unit of work, committed after the endpoint returns
+  and before the response is sent; `CurrentPrincipal`: the verified caller, or 401;
+- `problem_responses`: the error statuses an endpoint declares for OpenAPI.
+
+For the app (`servicekit.app` wires them): the RFC 9457 problem renderer and its
+exception handlers, the OpenAPI problem schema, the health probes, the request
+id, and the ASGI middleware stack (`servicekit.http.middleware`).
+"""
+
+from servicekit.http._context import current_request_id
+from servicekit.http._dependencies import CurrentPrincipal, DbSession, unit_of_work
+from servicekit.http._health import health_router
+from servicekit.http._openapi import document_problems, problem_responses
+from servicekit.http._problems import (
+    PROBLEM_MEDIA_TYPE,
+    ProblemDetails,
+    ValidationProblem,
+    install_problem_handlers,
+    problem_response,
+)
+from servicekit.http._routing import ServiceRoute, ServiceRouter
+from servicekit.http.middleware import install_middleware
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "CurrentPrincipal",
+    "DbSession",
+    "ProblemDetails",
+    "ServiceRoute",
+    "ServiceRouter",
+    "ValidationProblem",
+    "current_request_id",
+    "document_problems",
+    "health_router",
+    "install_middleware",
+    "install_problem_handlers",
+    "problem_response",
+    "problem_responses",
+    "unit_of_work",
+]
