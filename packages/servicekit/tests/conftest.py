@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from kit_demo import create_demo_app, demo_settings
 from sqlalchemy.engine import make_url
 
-from servicekit.embedded import ensure_database
+from servicekit.db import ensure_database
 from servicekit.testing import running_app
 
 _SCHEMA = """

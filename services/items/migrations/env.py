@@ -1,6 +1,6 @@
 """Alembic environment of the items service: its models' metadata, servicekit's runner."""
 
 from items.models import metadata
-from servicekit.migrations import run_migrations
+from servicekit.db import run_migrations
 
 run_migrations(metadata)

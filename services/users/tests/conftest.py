@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from servicekit.database import open_database
+from servicekit.db import open_database
 from servicekit.settings import DatabaseSettings, LogSettings, RedisSettings
 from servicekit.testing import prepare_database
 from users.main import create_app

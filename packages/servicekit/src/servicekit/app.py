@@ -24,7 +24,7 @@ from typing import Any, Final
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from servicekit.database import open_database
+from servicekit.db import open_database
 from servicekit.http import (
     ServiceRoute,
     document_problems,

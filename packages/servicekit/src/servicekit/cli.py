@@ -22,7 +22,7 @@ import uvicorn
 from alembic import command
 from fastapi import FastAPI
 
-from servicekit.migrations import alembic_config
+from servicekit.db import alembic_config
 from servicekit.settings import ServiceSettings, SettingsError, load_settings
 
 __all__ = ["run_service_cli", "serve"]

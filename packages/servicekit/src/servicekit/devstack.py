@@ -40,11 +40,11 @@ from typing import Final
 
 import asyncpg
 
+from servicekit.db import ensure_database
 from servicekit.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
     ServerError,
-    ensure_database,
     port_in_use,
     set_parent_death_signal,
     spawn_tied,

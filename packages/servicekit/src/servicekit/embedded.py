@@ -58,7 +58,6 @@ __all__ = [
     "EmbeddedPostgres",
     "EmbeddedRedis",
     "ServerError",
-    "ensure_database",
     "find_postgres",
     "find_redis",
     "free_port",
@@ -703,26 +702,6 @@ def _locale_options(binaries: PostgresBinaries) -> list[str]:
     if binaries.major_version() >= 17:
         return ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
     return ["--locale=C.UTF-8"]
-
-
-async def ensure_database(server_url: str, name: str, *, fresh: bool = False) -> bool:
-    """Create database ``name`` on the server unless it exists; True if created.
-
-    ``fresh`` drops it first (disconnecting its sessions): a test run's own database.
-    """
-    import asyncpg  # noqa: PLC0415 -- only the launcher and tests need it
-
-    quoted = '"' + name.replace('"', '""') + '"'
-    connection = await asyncpg.connect(server_url)
-    try:
-        if fresh:
-            await connection.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        elif await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            return False
-        await connection.execute(f"CREATE DATABASE {quoted}")
-    finally:
-        await connection.close()
-    return True
 
 
 # ------------------------------------------------------------------ Valkey / Redis

@@ -13,7 +13,7 @@ from typing import Final, TypeVar, overload
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
-from servicekit.database import Database
+from servicekit.db import Database
 from servicekit.tokens import TokenVerifier
 
 __all__ = ["STATE_KEY", "ServiceState", "service_state"]

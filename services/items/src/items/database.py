@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from servicekit.database import NAMING_CONVENTION
+from servicekit.db import NAMING_CONVENTION
 
 __all__ = ["Base"]
 

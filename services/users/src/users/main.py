@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from servicekit.app import create_service_app
-from servicekit.database import open_database
+from servicekit.db import open_database
 from servicekit.redis import open_redis
 from servicekit.tokens import MAX_LEEWAY_SECONDS, TokenVerifier
 from users import __version__

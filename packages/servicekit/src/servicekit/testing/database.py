@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from servicekit.embedded import ensure_database
+from servicekit.db import ensure_database, upgrade
 from servicekit.http import unit_of_work
-from servicekit.migrations import upgrade
 
 __all__ = ["TestDatabase", "prepare_database"]
 

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from servicekit.database import Database
+from servicekit.db import Database
 from users.signing_key.models import SigningKey
 from users.signing_key.repository import SigningKeyRepository
 
