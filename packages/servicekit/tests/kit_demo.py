@@ -11,16 +11,15 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import text
 
 from servicekit.app import create_service_app, open_service_state
+from servicekit.auth import JwksSettings, TokenSettings
 from servicekit.errors import Conflict
 from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter
 from servicekit.settings import (
     DatabaseSettings,
-    JwksSettings,
     LogSettings,
     RedisSettings,
     ServerSettings,
     ServiceSettings,
-    TokenSettings,
 )
 
 __all__ = ["DemoSettings", "NoteCreate", "create_demo_app", "demo_settings"]

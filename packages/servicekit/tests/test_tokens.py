@@ -14,9 +14,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from servicekit.auth import InvalidToken, JwksKeySource, TokenVerifier, public_key_from_jwk
 from servicekit.embedded import free_port
 from servicekit.testing import TokenFactory, serve_jwks
-from servicekit.tokens import InvalidToken, JwksKeySource, TokenVerifier, public_key_from_jwk
 
 ISSUER = "https://users.example.com"
 AUDIENCE = "api"

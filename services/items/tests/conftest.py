@@ -9,7 +9,8 @@ from fastapi import FastAPI
 
 from items.main import create_app
 from items.settings import ItemsSettings
-from servicekit.settings import DatabaseSettings, JwksSettings, LogSettings, RedisSettings
+from servicekit.auth import JwksSettings
+from servicekit.settings import DatabaseSettings, LogSettings, RedisSettings
 from servicekit.testing import prepare_database
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"

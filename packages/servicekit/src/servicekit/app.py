@@ -24,6 +24,7 @@ from typing import Any, Final
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from servicekit.auth import JwksSettings, TokenSettings, open_jwks_verifier
 from servicekit.db import open_database
 from servicekit.http import (
     ServiceRoute,
@@ -34,9 +35,8 @@ from servicekit.http import (
 )
 from servicekit.observability import Metrics, configure_logging, metrics_router
 from servicekit.redis import open_redis
-from servicekit.settings import JwksSettings, ServiceSettings, TokenSettings
+from servicekit.settings import ServiceSettings
 from servicekit.state import STATE_KEY, ServiceState
-from servicekit.tokens import open_jwks_verifier
 
 __all__ = ["ServiceApp", "create_service_app", "open_service_state"]
 

@@ -25,20 +25,16 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from servicekit.tokens import MAX_LEEWAY_SECONDS
-
 __all__ = [
     "DatabaseSettings",
     "HealthSettings",
     "HttpSettings",
-    "JwksSettings",
     "LogSettings",
     "RedisSettings",
     "ServerSettings",
     "ServiceSettings",
     "SettingsError",
     "SettingsSection",
-    "TokenSettings",
     "load_settings",
 ]
 
@@ -185,39 +181,6 @@ class ServerSettings(SettingsSection):
     """Interface to bind; ``0.0.0.0`` in a container."""
     port: int = Field(default=8000, ge=1, le=65535)
     """TCP port to bind."""
-
-
-class TokenSettings(SettingsSection):
-    """What an access token must say to be accepted (and, in users, what it says)."""
-
-    env_prefix = "TOKEN_"
-
-    issuer: str = "http://127.0.0.1:8001"
-    """The ``iss`` claim: who issues tokens (the users service)."""
-    audience: str = "api"
-    """The ``aud`` claim: the APIs a token is meant for."""
-    leeway: int = Field(default=30, ge=0, le=MAX_LEEWAY_SECONDS)
-    """Seconds of clock skew tolerated on ``exp`` and ``iat`` (at most 60)."""
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http:// or https:// URL")
-    return value
-
-
-class JwksSettings(SettingsSection):
-    """Where a service that verifies tokens finds the issuer's public keys."""
-
-    env_prefix = "JWKS_"
-
-    url: Annotated[str, AfterValidator(_http_url)] = "http://127.0.0.1:8001/.well-known/jwks.json"
-    """The users service's JWKS."""
-    cache_ttl: float = Field(default=300.0, gt=0)
-    """Seconds before cached keys are refetched (in the background)."""
-    fetch_timeout: float = Field(default=3.0, gt=0)
-    """Seconds a JWKS fetch may take."""
 
 
 class SettingsError(ValueError):

@@ -13,8 +13,8 @@ from typing import Final, TypeVar, overload
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
+from servicekit.auth import TokenVerifier
 from servicekit.db import Database
-from servicekit.tokens import TokenVerifier
 
 __all__ = ["STATE_KEY", "ServiceState", "service_state"]
 

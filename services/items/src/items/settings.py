@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import JwksSettings, ServerSettings, ServiceSettings, TokenSettings
+from servicekit.auth import JwksSettings, TokenSettings
+from servicekit.settings import ServerSettings, ServiceSettings
 
 __all__ = ["ItemsSettings"]
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from servicekit.app import create_service_app
+from servicekit.auth import MAX_LEEWAY_SECONDS, TokenVerifier
 from servicekit.db import open_database
 from servicekit.redis import open_redis
-from servicekit.tokens import MAX_LEEWAY_SECONDS, TokenVerifier
 from users import __version__
 from users.account.endpoints import router as account_router
 from users.account.password import open_password_hasher

@@ -9,7 +9,8 @@ from typing import Annotated, Final
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import ServerSettings, ServiceSettings, SettingsSection, TokenSettings
+from servicekit.auth import TokenSettings
+from servicekit.settings import ServerSettings, ServiceSettings, SettingsSection
 
 __all__ = ["AuthSettings", "KeySettings", "PasswordHashSettings", "UsersSettings"]
 

@@ -15,9 +15,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.auth import InvalidToken, Principal
 from servicekit.errors import Unauthorized
 from servicekit.state import service_state
-from servicekit.tokens import InvalidToken, Principal
 
 __all__ = ["CurrentPrincipal", "DbSession", "unit_of_work"]
 

@@ -10,8 +10,8 @@ from items.item.etag import etag, if_match_holds
 from items.item.models import Item
 from items.item.repository import ItemFilter, ItemRepository
 from items.item.schemas import ItemCreate, ItemUpdate
+from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, PreconditionFailed
-from servicekit.tokens import Principal
 
 __all__ = ["create_item", "delete_item", "get_item", "list_items", "update_item"]
 

@@ -6,8 +6,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.auth import Principal
 from servicekit.errors import NotFound, Unauthorized
-from servicekit.tokens import Principal
 from users.account.models import User
 from users.account.password import PasswordHasher
 from users.account.repository import UserRepository

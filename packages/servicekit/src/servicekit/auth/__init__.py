@@ -1,0 +1,41 @@
+"""Access tokens: their claims, their keys, and their verification.
+
+- `TokenVerifier` accepts a token only as the contract's "Access tokens" section
+  says and turns it into a `Principal`, or raises `InvalidToken`;
+- its keys come from a `KeySource`: `JwksKeySource` caches another service's
+  JWKS (`open_jwks_verifier` builds a verifier on one);
+- `TokenSettings` and `JwksSettings`: the settings sections of a service that
+  verifies tokens.
+
+Nothing here knows HTTP: the verified caller of a request is
+`servicekit.http.CurrentPrincipal`.
+"""
+
+from servicekit.auth._claims import (
+    ACCEPTED_ALGORITHMS,
+    MAX_LEEWAY_SECONDS,
+    REQUIRED_CLAIMS,
+    ROLES,
+    InvalidToken,
+    Principal,
+)
+from servicekit.auth._jwk import public_key_from_jwk
+from servicekit.auth._jwks import JwksKeySource, open_jwks_verifier
+from servicekit.auth._settings import JwksSettings, TokenSettings
+from servicekit.auth._verifier import KeySource, TokenVerifier
+
+__all__ = [
+    "ACCEPTED_ALGORITHMS",
+    "MAX_LEEWAY_SECONDS",
+    "REQUIRED_CLAIMS",
+    "ROLES",
+    "InvalidToken",
+    "JwksKeySource",
+    "JwksSettings",
+    "KeySource",
+    "Principal",
+    "TokenSettings",
+    "TokenVerifier",
+    "open_jwks_verifier",
+    "public_key_from_jwk",
+]
