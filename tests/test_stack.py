@@ -23,7 +23,7 @@ import httpx
 import psutil
 import pytest
 
-from servicekit.embedded import SYSTEM_USER, free_port
+from servicekit.devstack import SYSTEM_USER, free_port
 
 pytestmark = pytest.mark.e2e
 

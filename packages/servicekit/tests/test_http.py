@@ -10,7 +10,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from kit_demo import create_demo_app, demo_settings
 
-from servicekit.embedded import free_port
+from servicekit.devstack import free_port
 from servicekit.settings import DatabaseSettings, HttpSettings, RedisSettings
 from servicekit.testing import TokenFactory, running_app
 

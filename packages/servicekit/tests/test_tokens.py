@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from servicekit.auth import InvalidToken, JwksKeySource, TokenVerifier, public_key_from_jwk
-from servicekit.embedded import free_port
+from servicekit.devstack import free_port
 from servicekit.testing import TokenFactory, serve_jwks
 
 ISSUER = "https://users.example.com"

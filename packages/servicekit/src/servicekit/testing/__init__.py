@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import TokenSettings
-from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from servicekit.devstack import EmbeddedPostgres, EmbeddedRedis, free_port
 from servicekit.testing.database import TestDatabase, prepare_database
 from servicekit.testing.tokens import JwksServer, TokenFactory, serve_jwks
 

@@ -1,0 +1,5 @@
+"""``python -m servicekit.devstack run|migrate|servers|revision``."""
+
+from servicekit.devstack._launcher import main
+
+main()
