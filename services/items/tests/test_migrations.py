@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from items.models import metadata
-from servicekit.testing import TestDatabase
-from servicekit.testing.migrations import schema_drift
+from servicekit.testing import TestDatabase, schema_drift
 
 
 async def test_the_models_match_the_migrated_database(test_database: TestDatabase) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from servicekit.testing import TestDatabase
-from servicekit.testing.migrations import schema_drift
+from servicekit.testing import TestDatabase, schema_drift
 from users.models import metadata
 
 
