@@ -16,7 +16,7 @@ from items.item.repository import ItemFilter
 from items.item.schemas import ItemCreate, ItemRead, ItemUpdate
 from servicekit.errors import BadRequest
 from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter, problem_responses
-from servicekit.schemas import StorableStr
+from servicekit.types import StorableStr
 
 __all__ = ["router"]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from servicekit.schemas import StorableStr
+from servicekit.types import StorableStr
 
 __all__ = ["ItemCreate", "ItemRead", "ItemUpdate"]
 

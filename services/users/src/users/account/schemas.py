@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
-from servicekit.schemas import StorableStr
+from servicekit.types import StorableStr
 from users.account.password import refuse_common_password
 
 __all__ = ["Password", "UserCreate", "UserRead"]

@@ -1,4 +1,4 @@
-"""Field types for request schemas that every service needs."""
+"""Field types for the request schemas of every service."""
 
 from __future__ import annotations
 
