@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import text
 
-from servicekit.app import create_service_app, open_service_state
+from servicekit.app import create_service_app
 from servicekit.auth import JwksSettings, TokenSettings
 from servicekit.errors import Conflict
 from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter
@@ -21,6 +21,7 @@ from servicekit.settings import (
     ServerSettings,
     ServiceSettings,
 )
+from servicekit.state import open_service_state
 
 __all__ = ["DemoSettings", "NoteCreate", "create_demo_app", "demo_settings"]
 

@@ -24,8 +24,6 @@ from typing import Any, Final
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from servicekit.auth import JwksSettings, TokenSettings, open_jwks_verifier
-from servicekit.db import open_database
 from servicekit.http import (
     ServiceRoute,
     document_problems,
@@ -34,11 +32,10 @@ from servicekit.http import (
     install_problem_handlers,
 )
 from servicekit.observability import Metrics, configure_logging, metrics_router
-from servicekit.redis import open_redis
 from servicekit.settings import ServiceSettings
 from servicekit.state import STATE_KEY, ServiceState
 
-__all__ = ["ServiceApp", "create_service_app", "open_service_state"]
+__all__ = ["ServiceApp", "create_service_app"]
 
 _QUIET_PATHS: Final = ("/health/live", "/health/ready", "/metrics")
 
@@ -99,30 +96,6 @@ def create_service_app(
     )
     install_middleware(app, settings.http, metrics=metrics, quiet_paths=_QUIET_PATHS)
     return app
-
-
-@asynccontextmanager
-async def open_service_state(
-    settings: ServiceSettings, *, name: str, token: TokenSettings, jwks: JwksSettings
-) -> AsyncIterator[ServiceState]:
-    """The state of a service that verifies tokens issued elsewhere (by users).
-
-    Its pool, its Redis client and a verifier of the JWKS at ``jwks.url``; the
-    lifespan of such a service, whole: ``lifespan=lambda: open_service_state(…)``.
-    """
-    async with (
-        open_database(settings.database, application_name=name) as database,
-        open_redis(settings.redis, client_name=name) as redis,
-        open_jwks_verifier(
-            jwks.url,
-            issuer=token.issuer,
-            audience=token.audience,
-            leeway=token.leeway,
-            cache_ttl=jwks.cache_ttl,
-            fetch_timeout=jwks.fetch_timeout,
-        ) as verifier,
-    ):
-        yield ServiceState(database=database, redis=redis, verifier=verifier)
 
 
 def _allowed_methods(routers: Sequence[APIRouter]) -> Callable[[str], str]:

@@ -2,21 +2,26 @@
 
 A service's lifespan yields a `ServiceState` (or a subclass with the service's
 own resources); `create_service_app` stores it in the ASGI lifespan state, and
-`service_state` gets it back, typed, from a request.
+`service_state` gets it back, typed, from a request. `open_service_state` is the
+whole lifespan of a service that verifies tokens issued elsewhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Final, TypeVar, overload
 
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
-from servicekit.auth import TokenVerifier
-from servicekit.db import Database
+from servicekit.auth import JwksSettings, TokenSettings, TokenVerifier, open_jwks_verifier
+from servicekit.db import Database, open_database
+from servicekit.redis import open_redis
+from servicekit.settings import ServiceSettings
 
-__all__ = ["STATE_KEY", "ServiceState", "service_state"]
+__all__ = ["STATE_KEY", "ServiceState", "open_service_state", "service_state"]
 
 STATE_KEY: Final = "service"
 
@@ -46,3 +51,27 @@ def service_state(
             f"no {kind.__name__} in the lifespan state: was the app started with its lifespan?"
         )
     return state
+
+
+@asynccontextmanager
+async def open_service_state(
+    settings: ServiceSettings, *, name: str, token: TokenSettings, jwks: JwksSettings
+) -> AsyncIterator[ServiceState]:
+    """The state of a service that verifies tokens issued elsewhere (by users).
+
+    Its pool, its Redis client and a verifier of the JWKS at ``jwks.url``; the
+    lifespan of such a service, whole: ``lifespan=lambda: open_service_state(…)``.
+    """
+    async with (
+        open_database(settings.database, application_name=name) as database,
+        open_redis(settings.redis, client_name=name) as redis,
+        open_jwks_verifier(
+            jwks.url,
+            issuer=token.issuer,
+            audience=token.audience,
+            leeway=token.leeway,
+            cache_ttl=jwks.cache_ttl,
+            fetch_timeout=jwks.fetch_timeout,
+        ) as verifier,
+    ):
+        yield ServiceState(database=database, redis=redis, verifier=verifier)

@@ -7,7 +7,8 @@ from fastapi import FastAPI
 from items import __version__
 from items.item.endpoints import router as item_router
 from items.settings import ItemsSettings
-from servicekit.app import create_service_app, open_service_state
+from servicekit.app import create_service_app
+from servicekit.state import open_service_state
 
 __all__ = ["create_app"]
 
