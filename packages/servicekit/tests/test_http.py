@@ -139,20 +139,35 @@ class TestBodyLimit:
     async def test_a_streamed_body_over_the_limit_is_413(
         self, small_client: httpx.AsyncClient
     ) -> None:
-        async def chunks() -> AsyncIterator[bytes]:
-            for _ in range(10):
-                yield b'{"body": "0123456789"'
-
-        response = await small_client.post(
-            "/notes", content=chunks(), headers={"content-type": "application/json"}
-        )
+        response = await _post_streamed(small_client)
 
         assert response.status_code == 413
+
+    async def test_a_streamed_body_over_the_limit_is_the_content_too_large_problem(
+        self, small_client: httpx.AsyncClient
+    ) -> None:
+        response = await _post_streamed(small_client)
+
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "/problems/content-too-large"
+        assert "64 bytes" in response.json()["detail"]
 
     async def test_the_default_limit_is_one_mebibyte(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/notes", json={"body": "x" * 1_048_576})
 
         assert response.status_code == 413
+
+
+async def _post_streamed(client: httpx.AsyncClient) -> httpx.Response:
+    """A JSON body of 220 bytes, sent in chunks without a Content-Length."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b'{"body": "0123456789"'
+
+    return await client.post(
+        "/notes", content=chunks(), headers={"content-type": "application/json"}
+    )
 
 
 class TestSecurityHeaders:

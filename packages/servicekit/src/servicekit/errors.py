@@ -1,7 +1,7 @@
-"""The errors a service raises, each rendered as an RFC 9457 problem.
+"""The errors a service raises, each rendered as an RFC 9457 problem: the one registry.
 
 Services raise these from their rules (``service.py``) and never build HTTP
-responses for errors themselves; `servicekit.problems` renders every one of them,
+responses for errors themselves; `servicekit.http` renders every one of them,
 and Starlette's and FastAPI's own errors, the same way::
 
     AppError (500, internal)
@@ -9,21 +9,26 @@ and Starlette's and FastAPI's own errors, the same way::
     ├── Unauthorized (401, WWW-Authenticate: Bearer)
     ├── Forbidden (403)
     ├── NotFound (404)
+    ├── MethodNotAllowed (405, Allow)
     ├── Conflict (409)
     ├── PreconditionFailed (412)
     ├── ContentTooLarge (413)
     ├── UnsupportedMediaType (415)
+    ├── UnprocessableContent (422, errors)
     ├── RateLimited (429, Retry-After)
     └── ServiceUnavailable (503, Retry-After)
 
-Each class has a stable problem ``type`` (a URI reference, ``/problems/<slug>``)
-and a ``title`` that never varies between occurrences; ``detail`` says what went
-wrong this time.
+A class is everything there is to know about its problem: its status, a stable
+``type`` (a URI reference, ``/problems/<slug>``), a ``title`` that never varies
+between occurrences, and the ``description`` of its response in the OpenAPI
+document; ``detail`` says what went wrong this time. The first class to declare a
+status is the problem of that status wherever only a status is known (Starlette's
+404 and 405, `problem_responses`): a new kind of error is one class, written once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 __all__ = [
@@ -32,12 +37,15 @@ __all__ = [
     "Conflict",
     "ContentTooLarge",
     "Forbidden",
+    "MethodNotAllowed",
     "NotFound",
     "PreconditionFailed",
     "RateLimited",
     "ServiceUnavailable",
     "Unauthorized",
+    "UnprocessableContent",
     "UnsupportedMediaType",
+    "error_for_status",
     "problem_type",
 ]
 
@@ -53,7 +61,13 @@ class AppError(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal"
     title: ClassVar[str] = "Internal Server Error"
+    description: ClassVar[str] = "An unexpected error; nothing about it is revealed."
     default_detail: ClassVar[str] = "The server could not complete the request."
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "status" in cls.__dict__:
+            _BY_STATUS.setdefault(cls.status, cls)
 
     def __init__(
         self,
@@ -73,12 +87,21 @@ class AppError(Exception):
         return problem_type(self.slug)
 
 
+_BY_STATUS: dict[int, type[AppError]] = {AppError.status: AppError}
+
+
+def error_for_status(status: int) -> type[AppError] | None:
+    """The error class that is the problem of ``status``, if there is one."""
+    return _BY_STATUS.get(status)
+
+
 class BadRequest(AppError):
     """The request is malformed in a way validation cannot express."""
 
     status = 400
     slug = "bad-request"
     title = "Bad Request"
+    description = "Malformed request."
     default_detail = "The request is malformed."
 
 
@@ -88,6 +111,7 @@ class Unauthorized(AppError):
     status = 401
     slug = "unauthorized"
     title = "Unauthorized"
+    description = "Missing, invalid, expired or revoked access token."
     default_detail = "Authentication is required."
 
     def __init__(
@@ -112,6 +136,7 @@ class Forbidden(AppError):
     status = 403
     slug = "forbidden"
     title = "Forbidden"
+    description = "The caller may not do this."
     default_detail = "You do not have permission to do this."
 
 
@@ -121,7 +146,21 @@ class NotFound(AppError):
     status = 404
     slug = "not-found"
     title = "Not Found"
+    description = "Not found."
     default_detail = "The resource was not found."
+
+
+class MethodNotAllowed(AppError):
+    """The path exists, but not for this method; ``Allow`` names the methods it takes."""
+
+    status = 405
+    slug = "method-not-allowed"
+    title = "Method Not Allowed"
+    description = "The path does not take this method; see `Allow`."
+    default_detail = "The method is not allowed here."
+
+    def __init__(self, detail: str | None = None, *, allow: str) -> None:
+        super().__init__(detail, headers={"Allow": allow})
 
 
 class Conflict(AppError):
@@ -130,6 +169,7 @@ class Conflict(AppError):
     status = 409
     slug = "conflict"
     title = "Conflict"
+    description = "Conflicts with the current state."
     default_detail = "The request conflicts with the current state of the resource."
 
 
@@ -139,6 +179,7 @@ class PreconditionFailed(AppError):
     status = 412
     slug = "precondition-failed"
     title = "Precondition Failed"
+    description = "`If-Match` does not match the current version."
     default_detail = "The resource has changed since you last read it."
 
 
@@ -148,6 +189,7 @@ class ContentTooLarge(AppError):
     status = 413
     slug = "content-too-large"
     title = "Content Too Large"
+    description = "Request body over the size limit."
     default_detail = "The request body is too large."
 
 
@@ -157,7 +199,21 @@ class UnsupportedMediaType(AppError):
     status = 415
     slug = "unsupported-media-type"
     title = "Unsupported Media Type"
+    description = "Request body in an unsupported media type."
     default_detail = "The request body has an unsupported media type."
+
+
+class UnprocessableContent(AppError):
+    """The request is well-formed but its values are invalid; ``errors`` says which."""
+
+    status = 422
+    slug = "validation-error"
+    title = "Unprocessable Content"  # RFC 9110's name
+    description = "Invalid request values."
+    default_detail = "The request is invalid."
+
+    def __init__(self, detail: str | None = None, *, errors: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__(detail, extensions={"errors": [dict(error) for error in errors]})
 
 
 class RateLimited(AppError):
@@ -166,6 +222,7 @@ class RateLimited(AppError):
     status = 429
     slug = "rate-limited"
     title = "Too Many Requests"
+    description = "Too many requests; see `Retry-After`."
     default_detail = "Too many requests; retry later."
 
     def __init__(self, detail: str | None = None, *, retry_after: int) -> None:
@@ -178,6 +235,7 @@ class ServiceUnavailable(AppError):
     status = 503
     slug = "service-unavailable"
     title = "Service Unavailable"
+    description = "A dependency is unavailable; see `Retry-After`."
     default_detail = "The service is temporarily unavailable; retry later."
 
     def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:

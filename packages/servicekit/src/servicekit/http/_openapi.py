@@ -12,29 +12,25 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from servicekit.errors import ContentTooLarge, UnsupportedMediaType, error_for_status
 from servicekit.http._problems import PROBLEM_MEDIA_TYPE, ProblemDetails, ValidationProblem
 
 __all__ = ["document_problems", "problem_responses"]
 
-_DESCRIPTIONS: Final = {
-    400: "Malformed request.",
-    401: "Missing, invalid, expired or revoked access token.",
-    403: "The caller may not do this.",
-    404: "Not found.",
-    409: "Conflicts with the current state.",
-    412: "`If-Match` does not match the current version.",
-    413: "Request body over the size limit.",
-    415: "Request body in an unsupported media type.",
-    422: "Invalid request values.",
-    429: "Too many requests; see `Retry-After`.",
-    503: "A dependency is unavailable; see `Retry-After`.",
-}
-_BODY_STATUSES: Final = (413, 415)
+# Every operation that takes a body can answer these, whatever it declares.
+_BODY_ERRORS: Final = (ContentTooLarge, UnsupportedMediaType)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` entry for an endpoint that can answer with ``statuses``."""
-    return {status: {"description": _DESCRIPTIONS[status]} for status in statuses}
+    return {status: {"description": _description(status)} for status in statuses}
+
+
+def _description(status: int) -> str:
+    error = error_for_status(status)
+    if error is None:
+        raise ValueError(f"no servicekit error has status {status}: declare an AppError for it")
+    return error.description
 
 
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
@@ -48,8 +44,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses: dict[str, Any] = operation["responses"]
             if "requestBody" in operation:
-                for code in _BODY_STATUSES:
-                    responses.setdefault(str(code), {"description": _DESCRIPTIONS[code]})
+                for error in _BODY_ERRORS:
+                    responses.setdefault(str(error.status), {"description": error.description})
             for status, response in responses.items():
                 if not status.isdigit() or int(status) < 400:
                     continue

@@ -1,4 +1,4 @@
-"""RFC 9457 problem details: one renderer and one set of exception handlers.
+"""RFC 9457 problem details: one renderer and the exception handlers that use it.
 
 Every error response of a service goes through `problem_response`: the service's
 own `AppError`s, request validation errors, Starlette's routing errors (404, 405),
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from http import HTTPStatus
 from typing import Any, Final, TypeVar, cast
 
@@ -26,18 +27,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
+from servicekit.db import client_error
 from servicekit.errors import (
     AppError,
-    BadRequest,
-    Conflict,
-    ContentTooLarge,
-    Forbidden,
-    NotFound,
-    PreconditionFailed,
-    RateLimited,
+    MethodNotAllowed,
     ServiceUnavailable,
-    Unauthorized,
-    UnsupportedMediaType,
+    UnprocessableContent,
+    error_for_status,
     problem_type,
 )
 from servicekit.http._context import current_request_id
@@ -46,39 +42,24 @@ __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "ProblemDetails",
     "ValidationProblem",
+    "WrappedAppError",
     "install_problem_handlers",
     "problem_response",
 ]
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 
-# The type and title of a problem that only has a status: those of servicekit's
-# own error of that status, else of the statuses only Starlette and FastAPI raise.
-_KINDS: Final[Mapping[int, tuple[str, str]]] = {
-    error.status: (error.slug, error.title)
-    for error in (
-        AppError,
-        BadRequest,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        Conflict,
-        PreconditionFailed,
-        ContentTooLarge,
-        UnsupportedMediaType,
-        RateLimited,
-        ServiceUnavailable,
-    )
-} | {
-    405: ("method-not-allowed", "Method Not Allowed"),
-    406: ("not-acceptable", "Not Acceptable"),
-    422: ("validation-error", "Unprocessable Content"),  # RFC 9110's name
-}
-_UNIQUE_VIOLATION: Final = "23505"
-_FOREIGN_KEY_VIOLATION: Final = "23503"
-_DATA_EXCEPTION_CLASS: Final = "22"
-# Connection exceptions, insufficient resources, operator intervention (shutdown).
-_UNAVAILABLE_CLASSES: Final = ("08", "53", "57P")
+# Errors that mean "a dependency did not answer", not "this code is wrong".
+_UNAVAILABLE: Final[Sequence[type[Exception]]] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
 
 _log = structlog.get_logger("servicekit.problems")
 
@@ -108,41 +89,28 @@ class ValidationProblem(ProblemDetails):
     errors: list[ValidationErrorItem]
 
 
-def _status_title(status: int) -> str:
-    if status in _KINDS:
-        return _KINDS[status][1]
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+class WrappedAppError(StarletteHTTPException):
+    """An `AppError` raised where FastAPI lets only an ``HTTPException`` through.
+
+    FastAPI turns any other exception raised while it reads a request body into
+    a 400; this one reaches the handlers, which render the error inside.
+    """
+
+    def __init__(self, error: AppError) -> None:
+        super().__init__(error.status, error.detail, error.headers)
+        self.error = error
 
 
-def problem_response(
-    status: int,
-    *,
-    instance: str,
-    detail: str | None = None,
-    title: str | None = None,
-    type_: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    extensions: Mapping[str, Any] | None = None,
-) -> Response:
-    """Render one problem details response."""
-    body: dict[str, Any] = {
-        "type": type_ or problem_type(_KINDS[status][0] if status in _KINDS else str(status)),
-        "title": title or _status_title(status),
-        "status": status,
-        "detail": detail or _status_title(status),
-        "instance": instance,
-        "request_id": current_request_id(),
-    }
-    if extensions:
-        body.update(extensions)
-    return Response(
-        orjson.dumps(body),
-        status_code=status,
-        headers=dict(headers or {}),
-        media_type=PROBLEM_MEDIA_TYPE,
+def problem_response(error: AppError, *, instance: str) -> Response:
+    """The problem details response of ``error``, for the request at ``instance``."""
+    return _render(
+        error.status,
+        type_=error.type,
+        title=error.title,
+        detail=error.detail,
+        instance=instance,
+        headers=error.headers,
+        extensions=error.extensions,
     )
 
 
@@ -157,84 +125,74 @@ def install_problem_handlers(
     every method some route of that path accepts (Starlette names only the
     first route it tried).
     """
-
-    async def app_error(request: Request, exc: AppError) -> Response:
-        return problem_response(
-            exc.status,
-            instance=request.url.path,
-            detail=exc.detail,
-            title=exc.title,
-            type_=exc.type,
-            headers=exc.headers,
-            extensions=exc.extensions,
-        )
-
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {
-                "loc": list(err.get("loc", ())),
-                "msg": err.get("msg", ""),
-                "type": err.get("type", ""),
-            }
-            for err in exc.errors()
-        ]
-        return problem_response(
-            422,
-            instance=request.url.path,
-            detail=_summarize(errors),
-            extensions={"errors": errors},
-        )
-
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        detail = exc.detail if exc.detail != _status_title(exc.status_code) else None
-        headers = dict(exc.headers or {})
-        if exc.status_code == 404 and detail in (None, "Not Found"):
-            detail = f"Nothing is at {request.url.path}."
-        elif exc.status_code == 405:
-            headers["Allow"] = allowed_methods(request.url.path) or headers.get("Allow", "")
-            detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}."
-        return problem_response(
-            exc.status_code,
-            instance=request.url.path,
-            detail=detail if isinstance(detail, str) else None,
-            headers=headers,
-        )
-
-    async def database_error(request: Request, exc: sqlalchemy.exc.DBAPIError) -> Response:
-        sqlstate, constraint = _sqlstate(exc)
-        if sqlstate == _UNIQUE_VIOLATION:
-            _log.info("unique_violation", constraint=constraint)
-            detail = conflicts.get(constraint or "") or "A resource with these values exists."
-            return problem_response(409, instance=request.url.path, detail=detail)
-        if sqlstate == _FOREIGN_KEY_VIOLATION:
-            _log.info("foreign_key_violation", constraint=constraint)
-            detail = "The request refers to a resource that no longer exists."
-            return problem_response(409, instance=request.url.path, detail=detail)
-        if sqlstate and sqlstate.startswith(_DATA_EXCEPTION_CLASS):
-            # Validation lets little through that PostgreSQL refuses (a NUL
-            # character, a number out of range); what it missed is still the
-            # client's input, not a 500.
-            _log.info("data_exception", sqlstate=sqlstate)
-            message = "A value cannot be stored or searched for as given."
-            error = {"loc": [], "msg": message, "type": "value_error"}
-            return problem_response(
-                422, instance=request.url.path, detail=message, extensions={"errors": [error]}
-            )
-        if exc.connection_invalidated or (sqlstate and sqlstate.startswith(_UNAVAILABLE_CLASSES)):
-            return await dependency_down(request, exc)
-        raise exc
-
-    async def dependency_down(request: Request, exc: Exception) -> Response:
-        _log.warning("dependency_unavailable", error=type(exc).__name__)
-        unavailable = ServiceUnavailable()
-        return await app_error(request, unavailable)
-
-    _handle(app, AppError, app_error)
-    _handle(app, RequestValidationError, validation_error)
-    _handle(app, StarletteHTTPException, http_error)
-    _handle(app, sqlalchemy.exc.DBAPIError, database_error)
+    _handle(app, AppError, render_app_error)
+    _handle(app, RequestValidationError, render_validation_error)
+    _handle(
+        app, StarletteHTTPException, partial(render_http_error, allowed_methods=allowed_methods)
+    )
+    _handle(app, sqlalchemy.exc.DBAPIError, partial(render_database_error, conflicts=conflicts))
     for unavailable in _UNAVAILABLE:
-        _handle(app, unavailable, dependency_down)
+        _handle(app, unavailable, render_unavailable)
+
+
+async def render_app_error(request: Request, exc: AppError) -> Response:
+    """A service's own error."""
+    return problem_response(exc, instance=request.url.path)
+
+
+async def render_validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """422, listing each invalid value: where, what, and a stable type (never the value)."""
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    return problem_response(
+        UnprocessableContent(_summarize(errors), errors=errors), instance=request.url.path
+    )
+
+
+async def render_http_error(
+    request: Request, exc: StarletteHTTPException, *, allowed_methods: Callable[[str], str]
+) -> Response:
+    """Starlette's and FastAPI's own errors: no route (404), a method the path lacks (405)."""
+    path = request.url.path
+    if isinstance(exc, WrappedAppError):
+        return problem_response(exc.error, instance=path)
+    if exc.status_code == 405:
+        allow = allowed_methods(path) or (exc.headers or {}).get("Allow", "")
+        message = f"{request.method} is not allowed here; allowed: {allow}."
+        return problem_response(MethodNotAllowed(message, allow=allow), instance=path)
+    kind = error_for_status(exc.status_code)
+    title = kind.title if kind else _phrase(exc.status_code)
+    detail = exc.detail if exc.detail and exc.detail != _phrase(exc.status_code) else title
+    if exc.status_code == 404 and detail in (title, "Not Found"):
+        detail = f"Nothing is at {path}."
+    return _render(
+        exc.status_code,
+        type_=problem_type(kind.slug if kind else str(exc.status_code)),
+        title=title,
+        detail=detail,
+        instance=path,
+        headers=exc.headers or {},
+    )
+
+
+async def render_database_error(
+    request: Request, exc: sqlalchemy.exc.DBAPIError, *, conflicts: Mapping[str, str]
+) -> Response:
+    """A constraint or value the database refused (409, 422), or the database down (503)."""
+    error = client_error(exc, conflicts=conflicts)
+    if error is None:
+        raise exc
+    if isinstance(error, ServiceUnavailable):
+        return await render_unavailable(request, exc)
+    return problem_response(error, instance=request.url.path)
+
+
+async def render_unavailable(request: Request, exc: Exception) -> Response:
+    """503 with ``Retry-After``: the database or Redis did not answer."""
+    _log.warning("dependency_unavailable", error=type(exc).__name__)
+    return problem_response(ServiceUnavailable(), instance=request.url.path)
 
 
 ExcT = TypeVar("ExcT", bound=Exception)
@@ -247,33 +205,39 @@ def _handle(
     app.add_exception_handler(exc_type, cast("ExceptionHandler", handler))
 
 
-# Errors that mean "a dependency did not answer", not "this code is wrong".
-_UNAVAILABLE: Final[Sequence[type[Exception]]] = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.TimeoutError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-)
+def _render(
+    status: int,
+    *,
+    type_: str,
+    title: str,
+    detail: str,
+    instance: str,
+    headers: Mapping[str, str],
+    extensions: Mapping[str, Any] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "request_id": current_request_id(),
+    }
+    if extensions:
+        body.update(extensions)
+    return Response(
+        orjson.dumps(body), status_code=status, headers=dict(headers), media_type=PROBLEM_MEDIA_TYPE
+    )
 
 
-def _message(error: Mapping[str, Any]) -> str:
-    # Pydantic prefixes the messages of custom validators with "Value error, ".
-    return str(error.get("msg", "")).removeprefix("Value error, ")
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _summarize(errors: list[dict[str, Any]]) -> str:
     shown = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:3]]
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(shown) + more if shown else "The request is invalid."
-
-
-def _sqlstate(exc: sqlalchemy.exc.DBAPIError) -> tuple[str | None, str | None]:
-    """The SQLSTATE of a database error, and the constraint it names, if any."""
-    cause = getattr(exc.orig, "__cause__", None)
-    sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
-    constraint = getattr(cause, "constraint_name", None)
-    return sqlstate, constraint

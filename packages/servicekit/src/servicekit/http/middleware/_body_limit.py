@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit.http._problems import problem_response
+from servicekit.errors import BadRequest, ContentTooLarge
+from servicekit.http._problems import WrappedAppError, problem_response
 
 __all__ = ["BodyLimitMiddleware"]
 
@@ -28,12 +28,8 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared == -1:
-            response = problem_response(
-                400,
-                instance=scope["path"],
-                detail="The Content-Length header is not a valid number.",
-            )
-            await response(scope, receive, send)
+            malformed = BadRequest("The Content-Length header is not a valid number.")
+            await problem_response(malformed, instance=scope["path"])(scope, receive, send)
             return
         if declared is not None and declared > self.max_bytes:
             await self._too_large(scope, receive, send)
@@ -48,7 +44,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise StarletteHTTPException(413, detail=self._detail())
+                    raise WrappedAppError(ContentTooLarge(self._detail()))
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -59,18 +55,18 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except StarletteHTTPException as exc:
+        except WrappedAppError as exc:
             # Raised by `counting_receive` where no handler caught it.
-            if exc.status_code != 413 or response_started:
+            if response_started:
                 raise
-            await self._too_large(scope, receive, send)
+            await problem_response(exc.error, instance=scope["path"])(scope, receive, send)
 
     def _detail(self) -> str:
         return f"The request body is larger than the limit of {self.max_bytes} bytes."
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(413, instance=scope["path"], detail=self._detail())
-        await response(scope, receive, send)
+        too_large = ContentTooLarge(self._detail())
+        await problem_response(too_large, instance=scope["path"])(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:

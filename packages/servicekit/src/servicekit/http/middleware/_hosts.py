@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servicekit.errors import BadRequest
 from servicekit.http._problems import problem_response
 
 __all__ = ["TrustedHostMiddleware"]
@@ -30,12 +31,8 @@ class TrustedHostMiddleware:
         if host in self.exact or (self.suffixes and host.endswith(self.suffixes)):
             await self.app(scope, receive, send)
             return
-        response = problem_response(
-            400,
-            instance=scope["path"],
-            detail="The Host header names a host this service does not serve.",
-        )
-        await response(scope, receive, send)
+        unknown = BadRequest("The Host header names a host this service does not serve.")
+        await problem_response(unknown, instance=scope["path"])(scope, receive, send)
 
 
 def _host_without_port(scope: Scope) -> str:

@@ -11,6 +11,7 @@ from typing import Final
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.errors import AppError
 from servicekit.http._context import request_id_var
 from servicekit.http._problems import problem_response
 from servicekit.observability import Metrics
@@ -74,7 +75,7 @@ class RequestContextMiddleware:
         except Exception:
             _error_log.exception("unhandled_exception", method=method, path=scope["path"])
             if not response_started:
-                response = problem_response(500, instance=scope["path"])
+                response = problem_response(AppError(), instance=scope["path"])
                 await response(scope, receive, send_with_context)
         finally:
             seconds = time.perf_counter() - started_at
