@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from items.item.models import Item
+from servicekit.auth import Role
 from servicekit.testing import TokenFactory
 
 __all__ = ["Caller", "create_item"]
@@ -33,7 +34,7 @@ async def create_item(session: AsyncSession, **overrides: Any) -> Item:
 class Caller:
     """A user of the items API: an id and the header of a valid token for it."""
 
-    def __init__(self, tokens: TokenFactory, *, role: str = "user") -> None:
+    def __init__(self, tokens: TokenFactory, *, role: Role = "user") -> None:
         self.id = uuid.uuid4()
         self.token = tokens.issue(user_id=self.id, role=role)
 

@@ -1,5 +1,8 @@
 """Access tokens: their claims, their keys, and their verification.
 
+- `access_token_claims` and `sign_access_token` make an access token (the
+  issuer's and the test token factory's one way), `public_jwk` and
+  `jwk_thumbprint` publish and name its key;
 - `TokenVerifier` accepts a token only as the contract's "Access tokens" section
   says and turns it into a `Principal`, or raises `InvalidToken`;
 - its keys come from a `KeySource`: `JwksKeySource` caches another service's
@@ -16,12 +19,16 @@ from servicekit.auth._claims import (
     MAX_LEEWAY_SECONDS,
     REQUIRED_CLAIMS,
     ROLES,
+    SIGNING_ALGORITHM,
     InvalidToken,
     Principal,
+    Role,
+    access_token_claims,
 )
-from servicekit.auth._jwk import public_key_from_jwk
+from servicekit.auth._jwk import jwk_thumbprint, public_jwk, public_key_from_jwk
 from servicekit.auth._jwks import JwksKeySource, open_jwks_verifier
 from servicekit.auth._settings import JwksSettings, TokenSettings
+from servicekit.auth._signing import sign_access_token
 from servicekit.auth._verifier import KeySource, TokenVerifier
 
 __all__ = [
@@ -29,13 +36,19 @@ __all__ = [
     "MAX_LEEWAY_SECONDS",
     "REQUIRED_CLAIMS",
     "ROLES",
+    "SIGNING_ALGORITHM",
     "InvalidToken",
     "JwksKeySource",
     "JwksSettings",
     "KeySource",
     "Principal",
+    "Role",
     "TokenSettings",
     "TokenVerifier",
+    "access_token_claims",
+    "jwk_thumbprint",
     "open_jwks_verifier",
+    "public_jwk",
     "public_key_from_jwk",
+    "sign_access_token",
 ]

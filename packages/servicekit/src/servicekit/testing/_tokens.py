@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import jwt
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from servicekit.auth import Role, access_token_claims, public_jwk, sign_access_token
 
 __all__ = ["JwksServer", "TokenFactory", "serve_jwks"]
 
 
 class TokenFactory:
-    """Mints access tokens the way the users service does, with a key of its own."""
+    """Mints access tokens the way the users service does (servicekit.auth's claims
+    and signing), with a key of its own."""
 
     def __init__(self, *, issuer: str, audience: str, kid: str = "test-key") -> None:
         self.issuer = issuer
@@ -30,42 +29,26 @@ class TokenFactory:
 
     def jwks(self) -> dict[str, Any]:
         """The JWK Set with this factory's public key."""
-        raw = self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-        return {
-            "keys": [
-                {
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "x": x,
-                    "kid": self.kid,
-                    "use": "sig",
-                    "alg": "EdDSA",
-                }
-            ]
-        }
+        return {"keys": [public_jwk(self.kid, self.private_key.public_key())]}
 
     def claims(
-        self, *, user_id: uuid.UUID | None = None, role: str = "user", ttl: int = 900
+        self, *, user_id: uuid.UUID | None = None, role: Role = "user", ttl: int = 900
     ) -> dict[str, Any]:
-        """Valid claims for ``user_id`` (a new one if not given)."""
-        now = int(time.time())
-        return {
-            "iss": self.issuer,
-            "aud": self.audience,
-            "sub": str(user_id or uuid.uuid4()),
-            "sid": str(uuid.uuid4()),
-            "jti": str(uuid.uuid4()),
-            "iat": now,
-            "exp": now + ttl,
-            "role": role,
-        }
+        """Valid claims for ``user_id`` (a new one if not given), as users makes them."""
+        return access_token_claims(
+            issuer=self.issuer,
+            audience=self.audience,
+            subject=user_id or uuid.uuid4(),
+            session_id=uuid.uuid4(),
+            role=role,
+            ttl=ttl,
+        )
 
     def issue(
         self,
         *,
         user_id: uuid.UUID | None = None,
-        role: str = "user",
+        role: Role = "user",
         ttl: int = 900,
         claims: Mapping[str, Any] | None = None,
         drop: tuple[str, ...] = (),
@@ -76,12 +59,7 @@ class TokenFactory:
         payload = self.claims(user_id=user_id, role=role, ttl=ttl) | dict(claims or {})
         for name in drop:
             payload.pop(name, None)
-        return jwt.encode(
-            payload,
-            key or self.private_key,
-            algorithm="EdDSA",
-            headers={"kid": self.kid, "typ": "at+jwt", **(headers or {})},
-        )
+        return sign_access_token(payload, key or self.private_key, kid=self.kid, headers=headers)
 
 
 class JwksServer:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
+from servicekit.auth import Role
 from servicekit.types import StorableStr
 from users.account.password import refuse_common_password
 
@@ -38,6 +39,6 @@ class UserRead(BaseModel):
     id: uuid.UUID
     email: str
     full_name: str | None
-    role: Literal["user", "admin"]
+    role: Role
     is_active: bool
     created_at: datetime

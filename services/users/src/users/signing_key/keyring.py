@@ -8,15 +8,11 @@ instance to start with no active key creates one, under an advisory lock.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-import jwt
-import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -27,13 +23,13 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from servicekit.auth import SIGNING_ALGORITHM, jwk_thumbprint, public_jwk, sign_access_token
 from servicekit.db import Database
 from users.signing_key.models import SigningKey
 from users.signing_key.repository import SigningKeyRepository
 
-__all__ = ["ALGORITHM", "Keyring", "KeyringError"]
+__all__ = ["Keyring", "KeyringError"]
 
-ALGORITHM: Final = "EdDSA"
 _NONCE_BYTES: Final = 12
 
 
@@ -82,13 +78,8 @@ class Keyring:
         )
 
     def sign(self, claims: Mapping[str, Any]) -> str:
-        """An access token (``typ: at+jwt``) with ``claims``, signed by the active key."""
-        return jwt.encode(
-            dict(claims),
-            self._private_key,
-            algorithm=ALGORITHM,
-            headers={"kid": self.active_kid, "typ": "at+jwt"},
-        )
+        """An access token with ``claims``, signed by the active key."""
+        return sign_access_token(claims, self._private_key, kid=self.active_kid)
 
     async def get_key(self, kid: str) -> Ed25519PublicKey | None:
         """The public key named ``kid`` (the `KeySource` the users service verifies with)."""
@@ -96,18 +87,18 @@ class Keyring:
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public keys as a JWK Set."""
-        return {"keys": [_jwk(kid, key) for kid, key in self._public_keys.items()]}
+        return {"keys": [public_jwk(kid, key) for kid, key in self._public_keys.items()]}
 
 
 def _generate(key_encryption_key: bytes) -> SigningKey:
     private_key = Ed25519PrivateKey.generate()
     public_raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    kid = _thumbprint(public_raw)
+    kid = jwk_thumbprint(private_key.public_key())
     private_raw = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     nonce = os.urandom(_NONCE_BYTES)
     sealed = nonce + AESGCM(key_encryption_key).encrypt(nonce, private_raw, kid.encode())
     return SigningKey(
-        kid=kid, algorithm=ALGORITHM, public_key=public_raw, sealed_private_key=sealed
+        kid=kid, algorithm=SIGNING_ALGORITHM, public_key=public_raw, sealed_private_key=sealed
     )
 
 
@@ -121,25 +112,3 @@ def _unseal(key: SigningKey, key_encryption_key: bytes) -> Ed25519PrivateKey:
             "key-encryption key the keys were created with."
         ) from None
     return Ed25519PrivateKey.from_private_bytes(private_raw)
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _thumbprint(public_raw: bytes) -> str:
-    """The RFC 7638 JWK thumbprint (SHA-256) of an Ed25519 public key."""
-    canonical = orjson.dumps({"crv": "Ed25519", "kty": "OKP", "x": _b64url(public_raw)})
-    return _b64url(hashlib.sha256(canonical).digest())
-
-
-def _jwk(kid: str, key: Ed25519PublicKey) -> dict[str, str]:
-    public_raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return {
-        "kty": "OKP",
-        "crv": "Ed25519",
-        "x": _b64url(public_raw),
-        "kid": kid,
-        "use": "sig",
-        "alg": ALGORITHM,
-    }

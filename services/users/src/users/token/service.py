@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from ipaddress import IPv4Address, IPv6Address
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.ids import uuid7
+from servicekit.auth import access_token_claims
 from users.account import service as account_service
-from users.account.models import User
 from users.session.service import start_session
 from users.state import UsersState
 from users.token.schemas import TokenResponse
 
-__all__ = ["access_token_claims", "login"]
+__all__ = ["login"]
 
 
 async def login(
@@ -35,29 +32,16 @@ async def login(
     )
     ttl = state.settings.auth.access_token_ttl
     claims = access_token_claims(
-        state, user=user, session_id=new.session.id, client_id=client_id, ttl=ttl
+        issuer=state.settings.token.issuer,
+        audience=state.settings.token.audience,
+        subject=user.id,
+        session_id=new.session.id,
+        role=user.role,
+        ttl=ttl,
+        client_id=client_id,
     )
     return TokenResponse(
         access_token=state.keyring.sign(claims),
         expires_in=ttl,
         refresh_token=new.refresh_token,
     )
-
-
-def access_token_claims(
-    state: UsersState, *, user: User, session_id: uuid.UUID, client_id: str | None, ttl: int
-) -> dict[str, object]:
-    """The claims of an access token (RFC 9068, plus ``sid`` and ``role``)."""
-    now = int(time.time())
-    token = state.settings.token
-    return {
-        "iss": token.issuer,
-        "aud": token.audience,
-        "sub": str(user.id),
-        "sid": str(session_id),
-        "jti": str(uuid7()),
-        "iat": now,
-        "exp": now + ttl,
-        "role": user.role,
-        "client_id": client_id or "public",
-    }
