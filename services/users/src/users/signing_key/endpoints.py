@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from fastapi import Response
 
 from servicekit.http import ServiceRouter
+from users.signing_key.deps import Keys
 from users.signing_key.schemas import Jwks
-from users.state import users_state
 
 __all__ = ["router"]
 
@@ -18,7 +18,7 @@ _CACHE_CONTROL = "public, max-age=300"
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, summary="Public signing keys (JWKS)")
-async def get_jwks(request: Request, response: Response) -> Jwks:
+async def get_jwks(keyring: Keys, response: Response) -> Jwks:
     """The public keys that verify access tokens; no private key material, ever."""
     response.headers["Cache-Control"] = _CACHE_CONTROL
-    return Jwks.model_validate(users_state(request).keyring.jwks())
+    return Jwks.model_validate(keyring.jwks())

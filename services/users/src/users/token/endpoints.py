@@ -9,8 +9,10 @@ from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from servicekit.http import DbSession, ServiceRouter
-from users.state import users_state
+from users.account.deps import Passwords
+from users.signing_key.deps import Keys
 from users.token import service
+from users.token.deps import Settings
 from users.token.schemas import TokenResponse
 
 __all__ = ["router"]
@@ -27,6 +29,9 @@ router = ServiceRouter(tags=["auth"])
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: DbSession,
+    passwords: Passwords,
+    keyring: Keys,
+    settings: Settings,
     request: Request,
     response: Response,
 ) -> TokenResponse:
@@ -38,7 +43,10 @@ async def issue_token(
     response.headers["Pragma"] = "no-cache"
     return await service.login(
         session,
-        users_state(request),
+        passwords=passwords,
+        keyring=keyring,
+        tokens=settings.token,
+        lifetimes=settings.auth,
         email=form.username,
         password=form.password,
         client_id=form.client_id,

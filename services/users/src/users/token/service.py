@@ -6,10 +6,12 @@ from ipaddress import IPv4Address, IPv6Address
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.auth import access_token_claims
+from servicekit.auth import TokenSettings, access_token_claims
 from users.account import service as account_service
+from users.account.password import PasswordHasher
 from users.session.service import start_session
-from users.state import UsersState
+from users.settings import AuthSettings
+from users.signing_key.keyring import Keyring
 from users.token.schemas import TokenResponse
 
 __all__ = ["login"]
@@ -17,8 +19,11 @@ __all__ = ["login"]
 
 async def login(
     session: AsyncSession,
-    state: UsersState,
     *,
+    passwords: PasswordHasher,
+    keyring: Keyring,
+    tokens: TokenSettings,
+    lifetimes: AuthSettings,
     email: str,
     password: str,
     client_id: str | None,
@@ -26,14 +31,12 @@ async def login(
     ip: IPv4Address | IPv6Address | None,
 ) -> TokenResponse:
     """Check the credentials, start a session, and issue its first token pair."""
-    user = await account_service.authenticate(session, state.passwords, email, password)
-    new = await start_session(
-        session, user, settings=state.settings.auth, user_agent=user_agent, ip=ip
-    )
-    ttl = state.settings.auth.access_token_ttl
+    user = await account_service.authenticate(session, passwords, email, password)
+    new = await start_session(session, user, settings=lifetimes, user_agent=user_agent, ip=ip)
+    ttl = lifetimes.access_token_ttl
     claims = access_token_claims(
-        issuer=state.settings.token.issuer,
-        audience=state.settings.token.audience,
+        issuer=tokens.issuer,
+        audience=tokens.audience,
         subject=user.id,
         session_id=new.session.id,
         role=user.role,
@@ -41,7 +44,7 @@ async def login(
         client_id=client_id,
     )
     return TokenResponse(
-        access_token=state.keyring.sign(claims),
+        access_token=keyring.sign(claims),
         expires_in=ttl,
         refresh_token=new.refresh_token,
     )
