@@ -17,7 +17,7 @@ __all__ = ["Caller", "create_item"]
 _counter = itertools.count(1)
 
 
-async def create_item(session: AsyncSession, **overrides: Any) -> Item:
+async def create_item(db: AsyncSession, **overrides: Any) -> Item:
     """An item in the database (owned by a random user unless ``owner_id`` is given)."""
     number = next(_counter)
     values: dict[str, Any] = {
@@ -26,8 +26,8 @@ async def create_item(session: AsyncSession, **overrides: Any) -> Item:
         "owner_id": uuid.uuid4(),
     }
     item = Item(**(values | overrides))
-    session.add(item)
-    await session.flush()
+    db.add(item)
+    await db.flush()
     return item
 
 

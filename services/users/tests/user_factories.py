@@ -24,7 +24,7 @@ def unique_email() -> str:
     return f"user{next(_counter)}@example.com"
 
 
-async def create_user(session: AsyncSession, **overrides: Any) -> User:
+async def create_user(db: AsyncSession, **overrides: Any) -> User:
     """A user in the database, whose password is `PASSWORD`."""
     values: dict[str, Any] = {
         "email": unique_email(),
@@ -32,8 +32,8 @@ async def create_user(session: AsyncSession, **overrides: Any) -> User:
         "full_name": "Test User",
     }
     user = User(**(values | overrides))
-    session.add(user)
-    await session.flush()
+    db.add(user)
+    await db.flush()
     return user
 
 

@@ -10,7 +10,7 @@
 Nothing here knows HTTP: the request's unit of work is `servicekit.http.DbSession`.
 """
 
-from servicekit.db._database import NAMING_CONVENTION, Database, create_engine, open_database
+from servicekit.db._database import NAMING_CONVENTION, Database, open_database
 from servicekit.db._errors import client_error
 from servicekit.db._migrations import alembic_config, run_migrations, upgrade
 from servicekit.db._provisioning import ensure_database
@@ -20,7 +20,6 @@ __all__ = [
     "Database",
     "alembic_config",
     "client_error",
-    "create_engine",
     "ensure_database",
     "open_database",
     "run_migrations",

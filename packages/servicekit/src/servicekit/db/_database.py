@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
 
 from servicekit.settings import DatabaseSettings
 
-__all__ = ["NAMING_CONVENTION", "Database", "create_engine", "open_database"]
+__all__ = ["NAMING_CONVENTION", "Database", "open_database"]
 
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(column_0_label)s",
@@ -50,7 +50,7 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
 
-def create_engine(settings: DatabaseSettings, *, application_name: str) -> AsyncEngine:
+def _engine(settings: DatabaseSettings, *, application_name: str) -> AsyncEngine:
     """An asyncpg engine with the pool and timeouts of ``settings``."""
     url = make_url(settings.url)
     connect_args: dict[str, Any] = {
@@ -86,7 +86,7 @@ async def open_database(
     settings: DatabaseSettings, *, application_name: str
 ) -> AsyncIterator[Database]:
     """The process's `Database`, disposed of (all connections closed) on exit."""
-    engine = create_engine(settings, application_name=application_name)
+    engine = _engine(settings, application_name=application_name)
     try:
         yield Database(engine)
     finally:

@@ -34,7 +34,7 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
         await session.commit()
 
 
-async def _principal(
+async def _current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -51,4 +51,4 @@ async def _principal(
 # `scope="function"` ends the session right after the endpoint, before the
 # response is sent, so the commit's outcome decides the response.
 DbSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
-CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]

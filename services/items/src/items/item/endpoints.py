@@ -38,13 +38,13 @@ IfMatch = Annotated[
 )
 async def create_item(
     data: ItemCreate,
-    session: DbSession,
+    db: DbSession,
     principal: CurrentPrincipal,
     request: Request,
     response: Response,
 ) -> Item:
     """Create an item owned by the caller."""
-    item = await service.create_item(session, principal, data)
+    item = await service.create_item(db, principal, data)
     response.headers["Location"] = str(request.url_for("get_item", item_id=item.id))
     response.headers["ETag"] = etag(item)
     return item
@@ -60,7 +60,7 @@ async def create_item(
     },
 )
 async def list_items(
-    session: DbSession,
+    db: DbSession,
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 10,
@@ -81,7 +81,7 @@ async def list_items(
     if cursor is not None and skip:
         raise BadRequest("Page with either `skip` or `cursor`, not both.")
     where = ItemFilter(owner_id=owner_id, name_contains=q)
-    items = await service.list_items(session, where, limit=limit, offset=skip, after_id=cursor)
+    items = await service.list_items(db, where, limit=limit, offset=skip, after_id=cursor)
     if len(items) == limit:
         next_url = request.url.remove_query_params("skip").include_query_params(
             limit=limit, cursor=encode_cursor(items[-1].id)
@@ -101,12 +101,12 @@ async def list_items(
 )
 async def get_item(
     item_id: ItemId,
-    session: DbSession,
+    db: DbSession,
     response: Response,
     if_none_match: Annotated[str | None, Header(description="ETags of copies you hold.")] = None,
 ) -> Item | Response:
     """The item, with its `ETag`; 304 if `If-None-Match` names the current one."""
-    item = await service.get_item(session, item_id)
+    item = await service.get_item(db, item_id)
     tag = etag(item)
     if if_none_match_matches(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})
@@ -123,13 +123,13 @@ async def get_item(
 async def update_item(
     item_id: ItemId,
     data: ItemUpdate,
-    session: DbSession,
+    db: DbSession,
     principal: CurrentPrincipal,
     response: Response,
     if_match: IfMatch = None,
 ) -> Item:
     """Change the fields sent (owner or admin); `version` goes up by one."""
-    item = await service.update_item(session, principal, item_id, data, if_match=if_match)
+    item = await service.update_item(db, principal, item_id, data, if_match=if_match)
     response.headers["ETag"] = etag(item)
     return item
 
@@ -141,8 +141,8 @@ async def update_item(
     responses=problem_responses(401, 403, 404, 412),
 )
 async def delete_item(
-    item_id: ItemId, session: DbSession, principal: CurrentPrincipal, if_match: IfMatch = None
+    item_id: ItemId, db: DbSession, principal: CurrentPrincipal, if_match: IfMatch = None
 ) -> Response:
     """Delete the item (owner or admin)."""
-    await service.delete_item(session, principal, item_id, if_match=if_match)
+    await service.delete_item(db, principal, item_id, if_match=if_match)
     return Response(status_code=204)

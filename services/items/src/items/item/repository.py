@@ -23,15 +23,15 @@ class ItemFilter:
 
 
 class ItemRepository:
-    """Reads and writes ``items`` rows in the request's session."""
+    """Reads and writes ``items`` rows in the request's database session."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
     async def add(self, item: Item) -> Item:
         """Insert ``item``, filling in its id and defaults."""
-        self.session.add(item)
-        await self.session.flush()
+        self.db.add(item)
+        await self.db.flush()
         return item
 
     async def get(self, item_id: int, *, for_update: bool = False) -> Item | None:
@@ -39,7 +39,7 @@ class ItemRepository:
         statement = select(Item).where(Item.id == item_id)
         if for_update:
             statement = statement.with_for_update()
-        return (await self.session.scalars(statement)).one_or_none()
+        return (await self.db.scalars(statement)).one_or_none()
 
     async def list_page(
         self, where: ItemFilter, *, limit: int, offset: int = 0, after_id: int | None = None
@@ -50,12 +50,12 @@ class ItemRepository:
             statement = statement.where(Item.id > after_id)
         elif offset:
             statement = statement.offset(offset)
-        return (await self.session.scalars(statement)).all()
+        return (await self.db.scalars(statement)).all()
 
     async def delete(self, item: Item) -> None:
         """Delete ``item``."""
-        await self.session.delete(item)
-        await self.session.flush()
+        await self.db.delete(item)
+        await self.db.flush()
 
 
 def _filtered(statement: Select[tuple[Item]], where: ItemFilter) -> Select[tuple[Item]]:

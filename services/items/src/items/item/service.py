@@ -16,31 +16,29 @@ from servicekit.errors import Forbidden, NotFound, PreconditionFailed
 __all__ = ["create_item", "delete_item", "get_item", "list_items", "update_item"]
 
 
-async def create_item(session: AsyncSession, principal: Principal, data: ItemCreate) -> Item:
+async def create_item(db: AsyncSession, principal: Principal, data: ItemCreate) -> Item:
     """A new item owned by the caller."""
     item = Item(name=data.name, description=data.description, owner_id=principal.user_id)
-    return await ItemRepository(session).add(item)
+    return await ItemRepository(db).add(item)
 
 
-async def get_item(session: AsyncSession, item_id: int) -> Item:
+async def get_item(db: AsyncSession, item_id: int) -> Item:
     """The item ``item_id``, or 404."""
-    item = await ItemRepository(session).get(item_id)
+    item = await ItemRepository(db).get(item_id)
     if item is None:
         raise NotFound(f"No item {item_id}.")
     return item
 
 
 async def list_items(
-    session: AsyncSession, where: ItemFilter, *, limit: int, offset: int, after_id: int | None
+    db: AsyncSession, where: ItemFilter, *, limit: int, offset: int, after_id: int | None
 ) -> Sequence[Item]:
     """A page of items in id order."""
-    return await ItemRepository(session).list_page(
-        where, limit=limit, offset=offset, after_id=after_id
-    )
+    return await ItemRepository(db).list_page(where, limit=limit, offset=offset, after_id=after_id)
 
 
 async def update_item(
-    session: AsyncSession,
+    db: AsyncSession,
     principal: Principal,
     item_id: int,
     data: ItemUpdate,
@@ -48,29 +46,29 @@ async def update_item(
     if_match: str | None,
 ) -> Item:
     """Apply the fields sent; the version goes up by one if anything was sent."""
-    item = await _writable(session, principal, item_id, if_match=if_match)
+    item = await _writable(db, principal, item_id, if_match=if_match)
     changes = data.model_dump(exclude_unset=True)
     if changes:
         for field, value in changes.items():
             setattr(item, field, value)
         item.version += 1
-        await session.flush()
+        await db.flush()
     return item
 
 
 async def delete_item(
-    session: AsyncSession, principal: Principal, item_id: int, *, if_match: str | None
+    db: AsyncSession, principal: Principal, item_id: int, *, if_match: str | None
 ) -> None:
     """Delete the item."""
-    item = await _writable(session, principal, item_id, if_match=if_match)
-    await ItemRepository(session).delete(item)
+    item = await _writable(db, principal, item_id, if_match=if_match)
+    await ItemRepository(db).delete(item)
 
 
 async def _writable(
-    session: AsyncSession, principal: Principal, item_id: int, *, if_match: str | None
+    db: AsyncSession, principal: Principal, item_id: int, *, if_match: str | None
 ) -> Item:
     """The item, locked for this transaction, if the caller may change it as asked."""
-    item = await ItemRepository(session).get(item_id, for_update=True)
+    item = await ItemRepository(db).get(item_id, for_update=True)
     if item is None:
         raise NotFound(f"No item {item_id}.")
     if item.owner_id != principal.user_id and not principal.is_admin:

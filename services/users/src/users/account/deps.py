@@ -19,8 +19,8 @@ async def _passwords(request: Request) -> PasswordHasher:
     return users_state(request).passwords
 
 
-async def _current_user(session: DbSession, principal: CurrentPrincipal) -> User:
-    return await get_current_user(session, principal)
+async def _current_user(db: DbSession, principal: CurrentPrincipal) -> User:
+    return await get_current_user(db, principal)
 
 
 Passwords = Annotated[PasswordHasher, Depends(_passwords)]

@@ -25,10 +25,10 @@ router = ServiceRouter(tags=["users"])
     responses=problem_responses(409),
 )
 async def create_user(
-    data: UserCreate, session: DbSession, passwords: Passwords, request: Request, response: Response
+    data: UserCreate, db: DbSession, passwords: Passwords, request: Request, response: Response
 ) -> User:
     """Create an account. E-mails are unique regardless of case; common passwords are refused."""
-    user = await service.register(session, passwords, data)
+    user = await service.register(db, passwords, data)
     response.headers["Location"] = str(request.url_for("get_user", user_id=user.id))
     return user
 
@@ -50,6 +50,6 @@ async def get_me(user: CurrentUser) -> User:
     summary="A user by id",
     responses=problem_responses(401, 404),
 )
-async def get_user(user_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> User:
+async def get_user(user_id: uuid.UUID, db: DbSession, principal: CurrentPrincipal) -> User:
     """Yourself, or anyone if you are an admin; any other id is a 404."""
-    return await service.get_visible_user(session, principal, user_id)
+    return await service.get_visible_user(db, principal, user_id)

@@ -18,22 +18,22 @@ __all__ = ["authenticate", "get_current_user", "get_visible_user", "register"]
 _BAD_CREDENTIALS = "Incorrect e-mail or password."
 
 
-async def register(session: AsyncSession, passwords: PasswordHasher, data: UserCreate) -> User:
+async def register(db: AsyncSession, passwords: PasswordHasher, data: UserCreate) -> User:
     """Create an account; a taken e-mail (in any case) becomes a 409 at the flush."""
     user = User(
         email=data.email,
         full_name=data.full_name,
         password_hash=await passwords.hash(data.password),
     )
-    return await UserRepository(session).add(user)
+    return await UserRepository(db).add(user)
 
 
 async def authenticate(
-    session: AsyncSession, passwords: PasswordHasher, email: str, password: str
+    db: AsyncSession, passwords: PasswordHasher, email: str, password: str
 ) -> User:
     """The active user with these credentials; the same 401, at the same cost, otherwise."""
     # No stored e-mail contains NUL, and PostgreSQL cannot even compare one.
-    user = None if "\x00" in email else await UserRepository(session).get_by_email(email)
+    user = None if "\x00" in email else await UserRepository(db).get_by_email(email)
     if user is None:
         await passwords.verify_nothing(password)
         raise Unauthorized(_BAD_CREDENTIALS)
@@ -44,15 +44,15 @@ async def authenticate(
     return user
 
 
-async def get_current_user(session: AsyncSession, principal: Principal) -> User:
+async def get_current_user(db: AsyncSession, principal: Principal) -> User:
     """The account behind a verified token; 401 if it is gone or deactivated."""
-    user = await UserRepository(session).get(principal.user_id)
+    user = await UserRepository(db).get(principal.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("The account of this token no longer exists.", error="invalid_token")
     return user
 
 
-async def get_visible_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+async def get_visible_user(db: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
     """A user the caller may see: themselves, or anyone for an admin.
 
     Anyone else's id is a 404, exactly as for an id that does not exist, so
@@ -60,7 +60,7 @@ async def get_visible_user(session: AsyncSession, principal: Principal, user_id:
     """
     if principal.user_id != user_id and not principal.is_admin:
         raise NotFound("No such user.")
-    user = await UserRepository(session).get(user_id)
+    user = await UserRepository(db).get(user_id)
     if user is None:
         raise NotFound("No such user.")
     return user

@@ -12,13 +12,13 @@ __all__ = ["SessionRepository"]
 class SessionRepository:
     """Reads and writes ``sessions`` and ``refresh_tokens`` rows."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
-    async def add(self, login: Session, refresh_token: RefreshToken) -> None:
+    async def add(self, session: Session, refresh_token: RefreshToken) -> None:
         """Insert a new session with its first refresh token."""
-        self.session.add(login)
-        await self.session.flush()
-        refresh_token.session_id = login.id
-        self.session.add(refresh_token)
-        await self.session.flush()
+        self.db.add(session)
+        await self.db.flush()
+        refresh_token.session_id = session.id
+        self.db.add(refresh_token)
+        await self.db.flush()

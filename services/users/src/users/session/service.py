@@ -34,7 +34,7 @@ def hash_refresh_token(token: str) -> bytes:
 
 
 async def start_session(
-    session: AsyncSession,
+    db: AsyncSession,
     user: User,
     *,
     settings: AuthSettings,
@@ -44,7 +44,7 @@ async def start_session(
     """Start a session for ``user`` and issue its first refresh token."""
     now = datetime.now(UTC)
     expires_at = now + timedelta(seconds=settings.refresh_token_ttl)
-    login = Session(
+    session = Session(
         user_id=user.id,
         expires_at=expires_at,
         user_agent=user_agent[:_USER_AGENT_MAX] if user_agent else None,
@@ -55,5 +55,5 @@ async def start_session(
         token_hash=hash_refresh_token(token),
         expires_at=min(expires_at, now + timedelta(seconds=settings.session_idle_ttl)),
     )
-    await SessionRepository(session).add(login, refresh_token)
-    return NewSession(session=login, refresh_token=token)
+    await SessionRepository(db).add(session, refresh_token)
+    return NewSession(session=session, refresh_token=token)

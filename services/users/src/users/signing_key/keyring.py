@@ -56,8 +56,8 @@ class Keyring:
         cls, database: Database, *, key_encryption_key: bytes, publish_retired_for: timedelta
     ) -> Keyring:
         """Load the keys, creating the first one if there is none."""
-        async with database.sessionmaker() as session, session.begin():
-            repository = SigningKeyRepository(session)
+        async with database.sessionmaker() as db, db.begin():
+            repository = SigningKeyRepository(db)
             await repository.lock_for_creation()
             keys = list(await repository.list_all())
             if not any(key.retired_at is None for key in keys):

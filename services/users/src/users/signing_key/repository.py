@@ -18,20 +18,18 @@ _CREATE_LOCK = 0x5167_4B45
 class SigningKeyRepository:
     """Reads and writes ``signing_keys`` rows."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
     async def lock_for_creation(self) -> None:
         """Hold a transaction-scoped lock so only one instance creates a key."""
-        await self.session.execute(select(func.pg_advisory_xact_lock(_CREATE_LOCK)))
+        await self.db.execute(select(func.pg_advisory_xact_lock(_CREATE_LOCK)))
 
     async def list_all(self) -> Sequence[SigningKey]:
         """Every key, oldest first."""
-        return (
-            await self.session.scalars(select(SigningKey).order_by(SigningKey.created_at))
-        ).all()
+        return (await self.db.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
 
     async def add(self, key: SigningKey) -> None:
         """Insert ``key``."""
-        self.session.add(key)
-        await self.session.flush()
+        self.db.add(key)
+        await self.db.flush()

@@ -28,7 +28,7 @@ router = ServiceRouter(tags=["auth"])
 )
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: DbSession,
+    db: DbSession,
     passwords: Passwords,
     keyring: Keys,
     settings: Settings,
@@ -42,7 +42,7 @@ async def issue_token(
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return await service.login(
-        session,
+        db,
         passwords=passwords,
         keyring=keyring,
         tokens=settings.token,

@@ -18,7 +18,7 @@ __all__ = ["login"]
 
 
 async def login(
-    session: AsyncSession,
+    db: AsyncSession,
     *,
     passwords: PasswordHasher,
     keyring: Keyring,
@@ -31,8 +31,8 @@ async def login(
     ip: IPv4Address | IPv6Address | None,
 ) -> TokenResponse:
     """Check the credentials, start a session, and issue its first token pair."""
-    user = await account_service.authenticate(session, passwords, email, password)
-    new = await start_session(session, user, settings=lifetimes, user_agent=user_agent, ip=ip)
+    user = await account_service.authenticate(db, passwords, email, password)
+    new = await start_session(db, user, settings=lifetimes, user_agent=user_agent, ip=ip)
     ttl = lifetimes.access_token_ttl
     claims = access_token_claims(
         issuer=tokens.issuer,

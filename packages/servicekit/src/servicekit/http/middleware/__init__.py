@@ -4,7 +4,7 @@
 
     SecurityHeadersMiddleware  nosniff, no-referrer, no-store on authenticated requests
     RequestContextMiddleware   request id, Server-Timing, access log, metrics, 500s
-    TrustedHostMiddleware      only when hosts are restricted
+    AllowedHostsMiddleware     only when hosts are restricted
     CORSMiddleware             only when origins are configured (Starlette's)
     HeadMiddleware             HEAD answered as GET without the body
     BodyLimitMiddleware        413 past the configured size
@@ -19,18 +19,18 @@ from starlette.middleware.cors import CORSMiddleware
 
 from servicekit.http.middleware._body_limit import BodyLimitMiddleware
 from servicekit.http.middleware._head import HeadMiddleware
-from servicekit.http.middleware._hosts import TrustedHostMiddleware
+from servicekit.http.middleware._hosts import AllowedHostsMiddleware
 from servicekit.http.middleware._request_context import RequestContextMiddleware
 from servicekit.http.middleware._security_headers import SecurityHeadersMiddleware
 from servicekit.observability import Metrics
 from servicekit.settings import HttpSettings
 
 __all__ = [
+    "AllowedHostsMiddleware",
     "BodyLimitMiddleware",
     "HeadMiddleware",
     "RequestContextMiddleware",
     "SecurityHeadersMiddleware",
-    "TrustedHostMiddleware",
     "install_middleware",
 ]
 
@@ -71,7 +71,7 @@ def install_middleware(
             max_age=600,
         )
     if "*" not in http.trusted_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=http.trusted_hosts)
+        app.add_middleware(AllowedHostsMiddleware, allowed_hosts=http.trusted_hosts)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, quiet_paths=quiet_paths)
     # Outermost, so that every response has them: 500s, 400s for bad hosts, preflights.
     app.add_middleware(SecurityHeadersMiddleware)

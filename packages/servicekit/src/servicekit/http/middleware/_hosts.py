@@ -9,10 +9,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from servicekit.errors import BadRequest
 from servicekit.http._problems import problem_response
 
-__all__ = ["TrustedHostMiddleware"]
+__all__ = ["AllowedHostsMiddleware"]
 
 
-class TrustedHostMiddleware:
+class AllowedHostsMiddleware:
     """Refuses requests whose ``Host`` is not one of ``allowed_hosts`` (400).
 
     An entry ``*.example.com`` allows every subdomain of example.com.
