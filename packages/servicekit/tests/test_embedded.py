@@ -124,7 +124,7 @@ class TestAsRootUnderAPrivateDirectory:
         server.start()
         try:
             assert port_in_use(server.port)
-            process = psutil.Process(_pid_on_port(server.port))
+            process = psutil.Process(_server_pid(server))
             assert process.username() == SYSTEM_USER
             copies = list(Path(process.exe()).parents)
             assert private not in copies  # it runs a private copy of the binaries
@@ -187,9 +187,7 @@ def _wheels_copied_into(site_packages: Path) -> Path:
     return site_packages
 
 
-def _pid_on_port(port: int) -> int:
-    for connection in psutil.net_connections(kind="tcp"):
-        if connection.status == psutil.CONN_LISTEN and connection.laddr[1:] == (port,):
-            assert connection.pid is not None
-            return connection.pid
-    raise AssertionError(f"nothing listens on {port}")
+def _server_pid(server: EmbeddedPostgres | EmbeddedRedis) -> int:
+    """The server's main process, from its PID file (its children share its socket)."""
+    pid_file = "postmaster.pid" if isinstance(server, EmbeddedPostgres) else "valkey.pid"
+    return int((server.data_dir / pid_file).read_text().split()[0])
