@@ -22,6 +22,7 @@ from servicekit.settings import (
     ServiceSettings,
 )
 from servicekit.state import open_service_state
+from servicekit.testing import TEST_ISSUER
 
 __all__ = ["DemoSettings", "NoteCreate", "create_demo_app", "demo_settings"]
 
@@ -32,8 +33,8 @@ class DemoSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DEMO_")
 
     server: ServerSettings = ServerSettings(port=8009)
-    token: TokenSettings = TokenSettings()
-    jwks: JwksSettings = JwksSettings()
+    token: TokenSettings = TokenSettings(issuer=TEST_ISSUER)
+    jwks: JwksSettings = JwksSettings(url="http://127.0.0.1:8009/.well-known/jwks.json")
 
 
 class NoteCreate(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from items.main import create_app
 from items.settings import ItemsSettings
-from servicekit.auth import JwksSettings
+from servicekit.auth import JwksSettings, TokenSettings
 from servicekit.settings import DatabaseSettings, LogSettings, RedisSettings
 from servicekit.testing import prepare_database
 
@@ -25,10 +25,13 @@ async def database_url(postgres_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, redis_url: str, jwks_url: str) -> ItemsSettings:
+def settings(
+    database_url: str, redis_url: str, jwks_url: str, token_settings: TokenSettings
+) -> ItemsSettings:
     return ItemsSettings(
         database=DatabaseSettings(url=database_url),
         redis=RedisSettings(url=redis_url),
+        token=token_settings,
         jwks=JwksSettings(url=jwks_url),
         log=LogSettings(level="WARNING"),
     )

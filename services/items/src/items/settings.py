@@ -16,5 +16,6 @@ class ItemsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ITEMS_")
 
     server: ServerSettings = ServerSettings(port=8002)
-    token: TokenSettings = TokenSettings()
-    jwks: JwksSettings = JwksSettings()
+    # The users service, where `make run` starts it.
+    token: TokenSettings = TokenSettings(issuer="http://127.0.0.1:8001")
+    jwks: JwksSettings = JwksSettings(url="http://127.0.0.1:8001/.well-known/jwks.json")

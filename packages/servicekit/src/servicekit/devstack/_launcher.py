@@ -165,7 +165,7 @@ def _prepare(
             password=_secret(data_dir, "postgres-password"),
             log_path=logs / "postgres.log",
         )
-        _start_server(stack.postgres, "PostgreSQL")
+        _start_server(stack.postgres, "PostgreSQL", [f"{s.prefix}DATABASE_URL" for s in specs])
     if need_redis:
         stack.redis = EmbeddedRedis(
             data_dir / "valkey",
@@ -173,7 +173,7 @@ def _prepare(
             password=_secret(data_dir, "valkey-password"),
             log_path=logs / "valkey.log",
         )
-        _start_server(stack.redis, "Valkey")
+        _start_server(stack.redis, "Valkey", [f"{s.prefix}REDIS_URL" for s in specs])
     for spec in specs:
         if stack.postgres is not None and f"{spec.prefix}DATABASE_URL" not in env:
             _create_database(stack.postgres, spec.name)
@@ -187,9 +187,16 @@ def _prepare(
     return env
 
 
-def _start_server(server: EmbeddedPostgres | EmbeddedRedis, name: str) -> None:
+def _start_server(
+    server: EmbeddedPostgres | EmbeddedRedis, name: str, variables: list[str]
+) -> None:
+    """Start ``server``; if it cannot start, say too how to use a server of one's own."""
     print(f"starting {name} on 127.0.0.1:{server.port} …", flush=True)
-    server.start()
+    try:
+        server.start()
+    except ServerError as exc:
+        own = ", ".join(variables)
+        raise ServerError(f"{exc}\nOr point the services at a {name} of your own: {own}.") from None
     if server.attached:
         print(f"  {name} was already running on {server.data_dir}: using it", flush=True)
 

@@ -23,7 +23,7 @@ __all__ = ["CurrentPrincipal", "DbSession", "unit_of_work"]
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="An access token from `POST /auth/token` of the users service.",
+    description="An access token: `Authorization: Bearer <token>`.",
 )
 
 

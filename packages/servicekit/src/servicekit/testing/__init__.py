@@ -6,7 +6,8 @@ Fixtures, for the whole run:
   an embedded one in a temporary directory, stopped at the end);
 - ``redis_url``: a real Redis/Valkey (``TEST_REDIS_URL`` if set, else embedded);
 - ``token_factory`` and ``jwks_url``: a test signing key and its JWKS on a real
-  HTTP server, for services that verify tokens issued elsewhere.
+  HTTP server, for services that verify tokens issued elsewhere, and
+  ``token_settings``, the `TokenSettings` that accept its tokens.
 
 A service's ``conftest.py`` defines ``database_url`` (see `prepare_database`)
 and ``app``; the plugin then gives its tests:
@@ -27,6 +28,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from typing import Final
 
 import httpx
 import pytest
@@ -41,7 +43,11 @@ from servicekit.testing._database import TestDatabase, prepare_database
 from servicekit.testing._migrations import schema_drift
 from servicekit.testing._tokens import JwksServer, TokenFactory, serve_jwks
 
+TEST_ISSUER: Final = "https://issuer.test"
+"""The ``iss`` of the tokens ``token_factory`` mints."""
+
 __all__ = [
+    "TEST_ISSUER",
     "JwksServer",
     "TestDatabase",
     "TokenFactory",
@@ -59,6 +65,7 @@ __all__ = [
     "servicekit_resources",
     "test_database",
     "token_factory",
+    "token_settings",
 ]
 
 
@@ -102,9 +109,14 @@ def _server_url(
 
 @pytest.fixture(scope="session")
 def token_factory() -> TokenFactory:
-    """Mints access tokens with the issuer and audience of the default settings."""
-    defaults = TokenSettings()
-    return TokenFactory(issuer=defaults.issuer, audience=defaults.audience)
+    """Mints access tokens as `TEST_ISSUER`, for the audience ``api``."""
+    return TokenFactory(issuer=TEST_ISSUER, audience="api")
+
+
+@pytest.fixture(scope="session")
+def token_settings(token_factory: TokenFactory) -> TokenSettings:
+    """The token settings of a service that accepts ``token_factory``'s tokens."""
+    return TokenSettings(issuer=token_factory.issuer, audience=token_factory.audience)
 
 
 @pytest.fixture(scope="session")
