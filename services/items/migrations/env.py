@@ -1,6 +1,5 @@
-"""Alembic environment of the items service: its models' metadata, servicekit's runner."""
+"""Alembic environment of the items service: its schema, servicekit's runner."""
 
-from items.models import metadata
-from servicekit.db import run_migrations
+from items.models import MIGRATIONS
 
-run_migrations(metadata)
+MIGRATIONS.run()

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi import FastAPI
 
 from items.main import create_app
+from items.models import MIGRATIONS
 from items.settings import ItemsSettings
 from servicekit.auth import JwksSettings, TokenSettings
 from servicekit.settings import DatabaseSettings, LogSettings, RedisSettings
 from servicekit.testing import prepare_database
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
-
 
 @pytest.fixture(scope="session")
 async def database_url(postgres_url: str) -> str:
     """The items test database, migrated."""
-    return await prepare_database(
-        postgres_url, "items_test", migrations=MIGRATIONS, version_table="items_alembic_version"
-    )
+    return await prepare_database(postgres_url, "items_test", migrations=MIGRATIONS)
 
 
 @pytest.fixture(scope="session")

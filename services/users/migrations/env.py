@@ -1,6 +1,5 @@
-"""Alembic environment of the users service: its models' metadata, servicekit's runner."""
+"""Alembic environment of the users service: its schema, servicekit's runner."""
 
-from servicekit.db import run_migrations
-from users.models import metadata
+from users.models import MIGRATIONS
 
-run_migrations(metadata)
+MIGRATIONS.run()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -15,18 +14,15 @@ from servicekit.db import open_database
 from servicekit.settings import DatabaseSettings, LogSettings, RedisSettings
 from servicekit.testing import prepare_database
 from users.main import create_app
+from users.models import MIGRATIONS
 from users.settings import KeySettings, UsersSettings
 from users.signing_key.keyring import Keyring
-
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 @pytest.fixture(scope="session")
 async def database_url(postgres_url: str) -> str:
     """The users test database, migrated."""
-    return await prepare_database(
-        postgres_url, "users_test", migrations=MIGRATIONS, version_table="users_alembic_version"
-    )
+    return await prepare_database(postgres_url, "users_test", migrations=MIGRATIONS)
 
 
 @pytest.fixture(scope="session")

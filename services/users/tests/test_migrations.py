@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from servicekit.testing import TestDatabase, schema_drift
-from users.models import metadata
+from servicekit.testing import TestDatabase
+from users.models import MIGRATIONS
 
 
 async def test_the_models_match_the_migrated_database(test_database: TestDatabase) -> None:
-    drift = await schema_drift(
-        test_database.engine, metadata, version_table="users_alembic_version"
-    )
+    drift = await MIGRATIONS.drift(test_database.engine)
 
     assert drift == []

@@ -3,7 +3,7 @@
 A service's ``__main__.py`` is one call::
 
     run_service_cli(name="items", settings_cls=ItemsSettings, create_app=create_app,
-                    migrations=MIGRATIONS_DIR)
+                    migrations=MIGRATIONS)
 
 Settings are read once, before anything starts; a bad value stops the command
 with exit status 2 and a message that names each offending variable.
@@ -15,14 +15,12 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TypeVar
 
 import uvicorn
-from alembic import command
 from fastapi import FastAPI
 
-from servicekit.db import alembic_config
+from servicekit.db import Migrations
 from servicekit.settings import ServiceSettings, SettingsError, load_settings
 
 __all__ = ["run_service_cli", "serve"]
@@ -35,7 +33,7 @@ def run_service_cli(
     name: str,
     settings_cls: type[SettingsT],
     create_app: Callable[[SettingsT], FastAPI],
-    migrations: Path,
+    migrations: Migrations,
     argv: Sequence[str] | None = None,
 ) -> None:
     """Parse the command line and run the command."""
@@ -57,15 +55,10 @@ def run_service_cli(
     for variable in settings_cls.unknown_variables(os.environ):
         print(f"{name}: warning: {variable} is set but is not a setting (a typo?)", file=sys.stderr)
 
-    config = alembic_config(
-        script_location=migrations,
-        database_url=settings.database.url,
-        version_table=f"{name}_alembic_version",
-    )
     if args.command == "migrate":
-        command.upgrade(config, "head")
+        migrations.upgrade(settings.database.url)
     elif args.command == "revision":
-        command.revision(config, message=args.message, autogenerate=True)
+        migrations.revision(settings.database.url, message=args.message)
     else:
         serve(create_app(settings), settings)
 

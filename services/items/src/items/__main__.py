@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from items.main import create_app
+from items.models import MIGRATIONS
 from items.settings import ItemsSettings
 from servicekit.cli import run_service_cli
-
-# The revisions live beside the package's source tree: services/items/migrations.
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def main() -> None:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from servicekit.cli import run_service_cli
 from users.main import create_app
+from users.models import MIGRATIONS
 from users.settings import UsersSettings
-
-# The revisions live beside the package's source tree: services/users/migrations.
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def main() -> None:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from servicekit.db import NAMING_CONVENTION
+from servicekit.db import ServiceModel, service_metadata
 
 __all__ = ["Base"]
 
 
-class Base(DeclarativeBase):
+class Base(ServiceModel, DeclarativeBase):
     """Base of every model of the users service."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    # Read server-side defaults (created_at, …) back with RETURNING on insert and
-    # update, so no attribute is ever lazily loaded outside the request.
-    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 -- SQLAlchemy's declarative hook
+    metadata = service_metadata()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,16 +23,35 @@ from sqlalchemy.ext.asyncio import (
 
 from servicekit.settings import DatabaseSettings
 
-__all__ = ["NAMING_CONVENTION", "Database", "open_database"]
+__all__ = ["Database", "ServiceModel", "open_database", "service_metadata"]
 
-NAMING_CONVENTION: Final = {
+_NAMING_CONVENTION: Final = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-"""Constraint names for every service's metadata, so migrations name them predictably."""
+
+
+def service_metadata() -> MetaData:
+    """A service's own ``MetaData``, naming its constraints so that migrations can."""
+    return MetaData(naming_convention=_NAMING_CONVENTION)
+
+
+class ServiceModel:
+    """What every service's tables share: mix into its base before ``DeclarativeBase``.
+
+    ::
+
+        class Base(ServiceModel, DeclarativeBase):
+            metadata = service_metadata()
+
+    Server-side defaults (``created_at``, …) are read back with ``RETURNING`` on
+    insert and update, so no attribute is ever lazily loaded outside the request.
+    """
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
 
 
 class Database:

@@ -40,7 +40,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.auth import TokenSettings
 from servicekit.devstack import EmbeddedPostgres, EmbeddedRedis, free_port
 from servicekit.testing._database import TestDatabase, prepare_database
-from servicekit.testing._migrations import schema_drift
 from servicekit.testing._tokens import JwksServer, TokenFactory, serve_jwks
 
 TEST_ISSUER: Final = "https://issuer.test"
@@ -60,7 +59,6 @@ __all__ = [
     "redis",
     "redis_url",
     "running_app",
-    "schema_drift",
     "serve_jwks",
     "servicekit_resources",
     "test_database",

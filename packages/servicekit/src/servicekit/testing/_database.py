@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
@@ -17,15 +16,13 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from servicekit.db import ensure_database, upgrade
+from servicekit.db import Migrations, ensure_database
 from servicekit.http import unit_of_work
 
 __all__ = ["TestDatabase", "prepare_database"]
 
 
-async def prepare_database(
-    server_url: str, name: str, *, migrations: Path, version_table: str
-) -> str:
+async def prepare_database(server_url: str, name: str, *, migrations: Migrations) -> str:
     """Create database ``name`` afresh on the server and migrate it; its asyncpg URL.
 
     The schema comes from the migrations, not from ``create_all``, so every
@@ -36,9 +33,7 @@ async def prepare_database(
     url = server.set(drivername="postgresql+asyncpg", database=name).render_as_string(
         hide_password=False
     )
-    await asyncio.to_thread(
-        upgrade, script_location=migrations, database_url=url, version_table=version_table
-    )
+    await asyncio.to_thread(migrations.upgrade, url)
     return url
 
 
