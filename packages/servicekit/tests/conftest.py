@@ -12,7 +12,7 @@ from kit_demo import create_demo_app, demo_settings
 from sqlalchemy.engine import make_url
 
 from servicekit.db import ensure_database
-from servicekit.testing import running_app
+from servicekit.testing import app_client
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notes (
@@ -54,6 +54,7 @@ def demo_app(database_url: str, redis_url: str, jwks_url: str) -> FastAPI:
 
 
 @pytest.fixture(scope="session")
-async def client(demo_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(demo_app) as client:
+async def demo_client(demo_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the demo app, its lifespan running for the whole session."""
+    async with app_client(demo_app) as client:
         yield client

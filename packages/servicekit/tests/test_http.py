@@ -12,48 +12,50 @@ from kit_demo import create_demo_app, demo_settings
 
 from servicekit.devstack import free_port
 from servicekit.settings import DatabaseSettings, HttpSettings, RedisSettings
-from servicekit.testing import TokenFactory, running_app
+from servicekit.testing import TokenFactory, app_client
 
 
 class TestRequestId:
-    async def test_a_new_id_when_the_client_sends_none(self, client: httpx.AsyncClient) -> None:
-        first = await client.get("/health/live")
-        second = await client.get("/health/live")
+    async def test_a_new_id_when_the_client_sends_none(
+        self, demo_client: httpx.AsyncClient
+    ) -> None:
+        first = await demo_client.get("/health/live")
+        second = await demo_client.get("/health/live")
 
         assert len(first.headers["x-request-id"]) == 32
         assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
-    async def test_the_clients_sane_id_is_kept(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/health/live", headers={"X-Request-ID": "req-42.a:b"})
+    async def test_the_clients_sane_id_is_kept(self, demo_client: httpx.AsyncClient) -> None:
+        response = await demo_client.get("/health/live", headers={"X-Request-ID": "req-42.a:b"})
 
         assert response.headers["x-request-id"] == "req-42.a:b"
 
     @pytest.mark.parametrize("bad", ["x" * 129, "has space", "semi;colon", "<script>"])
-    async def test_an_insane_id_is_replaced(self, client: httpx.AsyncClient, bad: str) -> None:
-        response = await client.get("/health/live", headers={"X-Request-ID": bad})
+    async def test_an_insane_id_is_replaced(self, demo_client: httpx.AsyncClient, bad: str) -> None:
+        response = await demo_client.get("/health/live", headers={"X-Request-ID": bad})
 
         assert response.headers["x-request-id"] != bad
         assert len(response.headers["x-request-id"]) == 32
 
-    async def test_problems_carry_the_request_id(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/missing", headers={"X-Request-ID": "trace-me"})
+    async def test_problems_carry_the_request_id(self, demo_client: httpx.AsyncClient) -> None:
+        response = await demo_client.get("/missing", headers={"X-Request-ID": "trace-me"})
 
         assert response.json()["request_id"] == "trace-me"
 
 
 class TestServerTiming:
     async def test_every_response_says_how_long_the_app_took(
-        self, client: httpx.AsyncClient
+        self, demo_client: httpx.AsyncClient
     ) -> None:
-        for response in (await client.get("/health/live"), await client.get("/missing")):
+        for response in (await demo_client.get("/health/live"), await demo_client.get("/missing")):
             name, duration = response.headers["server-timing"].split(";dur=")
             assert name == "app"
             assert float(duration) >= 0
 
 
 class TestProblems:
-    async def test_an_unknown_path_is_404(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/no/such/path")
+    async def test_an_unknown_path_is_404(self, demo_client: httpx.AsyncClient) -> None:
+        response = await demo_client.get("/no/such/path")
 
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
@@ -66,27 +68,27 @@ class TestProblems:
             "request_id": response.headers["x-request-id"],
         }
 
-    async def test_a_wrong_method_is_405_with_allow(self, client: httpx.AsyncClient) -> None:
-        response = await client.delete("/notes")
+    async def test_a_wrong_method_is_405_with_allow(self, demo_client: httpx.AsyncClient) -> None:
+        response = await demo_client.delete("/notes")
 
         assert response.status_code == 405
         assert response.headers["allow"] == "GET, HEAD, POST"  # every route of the path
         assert response.json()["title"] == "Method Not Allowed"
 
-    async def test_head_is_a_get_without_the_body(self, client: httpx.AsyncClient) -> None:
-        get = await client.get("/health/ready")
-        head = await client.head("/health/ready")
+    async def test_head_is_a_get_without_the_body(self, demo_client: httpx.AsyncClient) -> None:
+        get = await demo_client.get("/health/ready")
+        head = await demo_client.head("/health/ready")
 
         assert head.status_code == 200
         assert head.content == b""
         assert head.headers["content-length"] == get.headers["content-length"]
-        metrics = (await client.get("/metrics")).text
+        metrics = (await demo_client.get("/metrics")).text
         assert 'http_requests_total{method="HEAD",route="/health/ready",status="200"}' in metrics
 
     async def test_an_unexpected_error_is_a_500_that_reveals_nothing(
-        self, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+        self, demo_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
     ) -> None:
-        response = await client.get("/boom")
+        response = await demo_client.get("/boom")
 
         assert response.status_code == 500
         assert response.headers["content-type"] == "application/problem+json"
@@ -98,8 +100,10 @@ class TestProblems:
         logged = [r for r in caplog.records if "unhandled_exception" in str(r.msg)]
         assert "hunter2" in str(logged[0].msg), "the traceback is logged, for the operator"
 
-    async def test_validation_errors_list_each_problem(self, client: httpx.AsyncClient) -> None:
-        response = await client.post("/notes", json={"body": 3, "extra": True})
+    async def test_validation_errors_list_each_problem(
+        self, demo_client: httpx.AsyncClient
+    ) -> None:
+        response = await demo_client.post("/notes", json={"body": 3, "extra": True})
 
         assert response.status_code == 422
         problem = response.json()
@@ -108,9 +112,9 @@ class TestProblems:
         assert locs == [("body", "body"), ("body", "extra")]
 
     async def test_input_postgresql_refuses_is_422_not_500(
-        self, client: httpx.AsyncClient, notes: asyncpg.Connection
+        self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
     ) -> None:
-        response = await client.post("/notes", json={"body": "nul \x00 inside"})
+        response = await demo_client.post("/notes", json={"body": "nul \x00 inside"})
 
         assert response.status_code == 422
         assert response.headers["content-type"] == "application/problem+json"
@@ -124,7 +128,7 @@ class TestBodyLimit:
         settings = demo_settings(
             database_url, redis_url, jwks_url, http=HttpSettings(max_body_bytes=64)
         )
-        async with running_app(create_demo_app(settings)) as client:
+        async with app_client(create_demo_app(settings)) as client:
             yield client
 
     async def test_a_declared_length_over_the_limit_is_413(
@@ -152,35 +156,35 @@ class TestBodyLimit:
         assert response.json()["type"] == "/problems/content-too-large"
         assert "64 bytes" in response.json()["detail"]
 
-    async def test_the_default_limit_is_one_mebibyte(self, client: httpx.AsyncClient) -> None:
-        response = await client.post("/notes", json={"body": "x" * 1_048_576})
+    async def test_the_default_limit_is_one_mebibyte(self, demo_client: httpx.AsyncClient) -> None:
+        response = await demo_client.post("/notes", json={"body": "x" * 1_048_576})
 
         assert response.status_code == 413
 
 
-async def _post_streamed(client: httpx.AsyncClient) -> httpx.Response:
+async def _post_streamed(demo_client: httpx.AsyncClient) -> httpx.Response:
     """A JSON body of 220 bytes, sent in chunks without a Content-Length."""
 
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(10):
             yield b'{"body": "0123456789"'
 
-    return await client.post(
+    return await demo_client.post(
         "/notes", content=chunks(), headers={"content-type": "application/json"}
     )
 
 
 class TestSecurityHeaders:
-    async def test_every_response_has_them(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/health/live")
+    async def test_every_response_has_them(self, demo_client: httpx.AsyncClient) -> None:
+        response = await demo_client.get("/health/live")
 
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
 
     async def test_authenticated_responses_are_no_store(
-        self, client: httpx.AsyncClient, token_factory: TokenFactory
+        self, demo_client: httpx.AsyncClient, token_factory: TokenFactory
     ) -> None:
-        response = await client.get(
+        response = await demo_client.get(
             "/whoami", headers={"Authorization": f"Bearer {token_factory.issue()}"}
         )
 
@@ -198,7 +202,7 @@ class TestTrustedHosts:
             jwks_url,
             http=HttpSettings(trusted_hosts=("api.example.com", "*.example.org")),
         )
-        async with running_app(create_demo_app(settings)) as client:
+        async with app_client(create_demo_app(settings)) as client:
             good = await client.get("/health/live", headers={"Host": "api.example.com:8443"})
             wildcard = await client.get("/health/live", headers={"Host": "eu.example.org"})
             bad = await client.get("/health/live", headers={"Host": "evil.example.net"})
@@ -219,7 +223,7 @@ class TestCors:
             jwks_url,
             http=HttpSettings(cors_origins=("https://app.example.com",)),
         )
-        async with running_app(create_demo_app(settings)) as client:
+        async with app_client(create_demo_app(settings)) as client:
             preflight = await client.options(
                 "/notes",
                 headers={
@@ -234,17 +238,19 @@ class TestCors:
         assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
         assert "access-control-allow-origin" not in other.headers
 
-    async def test_no_cors_without_configured_origins(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/health/live", headers={"Origin": "https://app.example.com"})
+    async def test_no_cors_without_configured_origins(self, demo_client: httpx.AsyncClient) -> None:
+        response = await demo_client.get(
+            "/health/live", headers={"Origin": "https://app.example.com"}
+        )
 
         assert "access-control-allow-origin" not in response.headers
 
 
 class TestUnitOfWork:
     async def test_committed_before_the_response(
-        self, client: httpx.AsyncClient, notes: asyncpg.Connection
+        self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
     ) -> None:
-        response = await client.post("/notes", json={"body": "hello"})
+        response = await demo_client.post("/notes", json={"body": "hello"})
 
         assert response.status_code == 201
         assert (
@@ -253,20 +259,22 @@ class TestUnitOfWork:
         )
 
     async def test_an_error_rolls_back_what_the_request_wrote(
-        self, client: httpx.AsyncClient, notes: asyncpg.Connection
+        self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
     ) -> None:
-        response = await client.post("/notes", json={"body": "doomed", "fail_after_insert": True})
+        response = await demo_client.post(
+            "/notes", json={"body": "doomed", "fail_after_insert": True}
+        )
 
         assert response.status_code == 409
         assert await notes.fetchval("SELECT count(*) FROM notes WHERE body = 'doomed'") == 0
 
     async def test_a_failed_commit_is_an_error_response_never_a_2xx(
-        self, client: httpx.AsyncClient, notes: asyncpg.Connection
+        self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
     ) -> None:
-        await client.post("/notes", json={"body": "once"})
+        await demo_client.post("/notes", json={"body": "once"})
 
         # The deferred constraint passes the insert and fails the commit.
-        response = await client.post("/notes", json={"body": "once"})
+        response = await demo_client.post("/notes", json={"body": "once"})
 
         assert response.status_code == 409
         assert response.json()["detail"] == "A note with this body already exists."
@@ -274,16 +282,16 @@ class TestUnitOfWork:
 
 
 class TestHealth:
-    async def test_live(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/health/live")
+    async def test_live(self, demo_client: httpx.AsyncClient) -> None:
+        response = await demo_client.get("/health/live")
 
         assert response.status_code == 200
         assert response.json() == {"status": "ok"}
 
     async def test_ready_when_the_database_and_redis_answer(
-        self, client: httpx.AsyncClient
+        self, demo_client: httpx.AsyncClient
     ) -> None:
-        response = await client.get("/health/ready")
+        response = await demo_client.get("/health/ready")
 
         assert response.status_code == 200
         assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
@@ -306,7 +314,7 @@ class TestDependenciesDown:
         return create_demo_app(settings)
 
     async def test_ready_is_503_naming_each_failed_check(self, down_app: FastAPI) -> None:
-        async with running_app(down_app) as client:
+        async with app_client(down_app) as client:
             response = await client.get("/health/ready")
 
         assert response.status_code == 503
@@ -319,7 +327,7 @@ class TestDependenciesDown:
     async def test_a_request_that_needs_the_database_is_503_with_retry_after(
         self, down_app: FastAPI
     ) -> None:
-        async with running_app(down_app) as client:
+        async with app_client(down_app) as client:
             response = await client.get("/count")
 
         assert response.status_code == 503
@@ -328,7 +336,7 @@ class TestDependenciesDown:
         assert "secret" not in response.text
 
     async def test_live_still_answers(self, down_app: FastAPI) -> None:
-        async with running_app(down_app) as client:
+        async with app_client(down_app) as client:
             response = await client.get("/health/live")
 
         assert response.status_code == 200
@@ -336,12 +344,12 @@ class TestDependenciesDown:
 
 class TestMetrics:
     async def test_counts_requests_by_route_template_and_status(
-        self, client: httpx.AsyncClient
+        self, demo_client: httpx.AsyncClient
     ) -> None:
-        await client.get("/no/such/path")
-        await client.post("/notes", json={})
+        await demo_client.get("/no/such/path")
+        await demo_client.post("/notes", json={})
 
-        response = await client.get("/metrics")
+        response = await demo_client.get("/metrics")
 
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
@@ -350,10 +358,10 @@ class TestMetrics:
         assert 'http_requests_total{method="GET",route="<unmatched>",status="404"}' in text
         assert "http_request_duration_seconds_bucket" in text
 
-    async def test_exposes_the_database_pool(self, client: httpx.AsyncClient) -> None:
-        await client.get("/health/ready")
+    async def test_exposes_the_database_pool(self, demo_client: httpx.AsyncClient) -> None:
+        await demo_client.get("/health/ready")
 
-        text = (await client.get("/metrics")).text
+        text = (await demo_client.get("/metrics")).text
 
         assert "db_pool_size 10.0" in text
         assert 'db_pool_connections{state="idle"}' in text
@@ -377,9 +385,9 @@ class TestCreateServiceApp:
 
 class TestOpenApi:
     async def test_errors_are_documented_as_problem_details(
-        self, client: httpx.AsyncClient
+        self, demo_client: httpx.AsyncClient
     ) -> None:
-        schema = (await client.get("/openapi.json")).json()
+        schema = (await demo_client.get("/openapi.json")).json()
 
         post_notes = schema["paths"]["/notes"]["post"]["responses"]
         for status in ("413", "415", "422"):
@@ -389,14 +397,14 @@ class TestOpenApi:
         )
         assert "HTTPValidationError" not in schema["components"]["schemas"]
 
-    async def test_database_routes_document_their_503(self, client: httpx.AsyncClient) -> None:
-        paths = (await client.get("/openapi.json")).json()["paths"]
+    async def test_database_routes_document_their_503(self, demo_client: httpx.AsyncClient) -> None:
+        paths = (await demo_client.get("/openapi.json")).json()["paths"]
 
         assert "503" in paths["/notes"]["post"]["responses"]
         assert "503" not in paths["/whoami"]["get"]["responses"]
 
-    async def test_docs_are_served(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/docs")
+    async def test_docs_are_served(self, demo_client: httpx.AsyncClient) -> None:
+        response = await demo_client.get("/docs")
 
         assert response.status_code == 200
         assert "swagger" in response.text.lower()

@@ -212,17 +212,6 @@ class TestGetMe:
 
         assert response.status_code == 401
 
-    async def test_a_deactivated_account_cannot_log_in(
-        self, client: httpx.AsyncClient, db: AsyncSession
-    ) -> None:
-        user = await create_user(db, is_active=False)
-
-        response = await client.post(
-            "/auth/token", data={"username": user.email, "password": PASSWORD}
-        )
-
-        assert response.status_code == 401
-
 
 class TestGetUser:
     async def test_a_user_sees_themselves(self, client: httpx.AsyncClient) -> None:

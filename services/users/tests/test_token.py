@@ -150,6 +150,17 @@ class TestIssueToken:
             unknown_email.json()
         )
 
+    async def test_a_deactivated_account_cannot_log_in(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        user = await create_user(db, is_active=False)
+
+        response = await client.post(
+            "/auth/token", data={"username": user.email, "password": PASSWORD}
+        )
+
+        assert response.status_code == 401
+
     async def test_an_email_postgresql_cannot_compare_is_a_plain_401(
         self, client: httpx.AsyncClient
     ) -> None:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import argon2
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from users.account.models import User
+from users.account.password import argon2id
+from users.settings import PasswordHashSettings
 
 __all__ = ["PASSWORD", "auth", "create_user", "log_in", "register"]
 
 PASSWORD = "a long and uncommon passphrase"
 
 _counter = itertools.count(1)
-_hash = argon2.PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1).hash(PASSWORD)
+# As the app under test hashes (its settings leave the parameters at their defaults).
+_hash = argon2id(PasswordHashSettings()).hash(PASSWORD)
 
 
 def unique_email() -> str:

@@ -13,7 +13,7 @@ A service's ``conftest.py`` defines ``database_url`` (see `prepare_database`)
 and ``app``; the plugin then gives its tests:
 
 - ``client``: an ``httpx`` client of the app, running its real lifespan, with a
-  clean database and Redis for each test;
+  clean database and Redis for each test (`app_client` makes one of any app);
 - ``db``: the test's own session in the same transaction as the app's requests,
   rolled back when the test ends (see `TestDatabase`);
 - ``redis``: a client of the tests' Redis database, flushed before each test.
@@ -58,7 +58,6 @@ __all__ = [
     "prepare_database",
     "redis",
     "redis_url",
-    "running_app",
     "serve_jwks",
     "servicekit_resources",
     "test_database",
@@ -125,8 +124,8 @@ def jwks_url(token_factory: TokenFactory) -> Iterator[str]:
 
 
 @asynccontextmanager
-async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run ``app``'s lifespan; a client that talks to it in-process."""
+async def app_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that talks to ``app`` in-process, its lifespan running meanwhile."""
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -165,19 +164,6 @@ def test_database(database_url: str, servicekit_resources: _RunningResources) ->
 
 
 @pytest.fixture
-async def app_client(app: FastAPI, servicekit_resources: _RunningResources) -> httpx.AsyncClient:
-    """A client of the service's ``app`` (a fixture of the service's tests), lifespan running.
-
-    The app starts once, on first use, and stops at the end of the run.
-    """
-    client = servicekit_resources.clients.get(id(app))
-    if client is None:
-        client = await servicekit_resources.stack.enter_async_context(running_app(app))
-        servicekit_resources.clients[id(app)] = client
-    return client
-
-
-@pytest.fixture
 async def db(app: FastAPI, test_database: TestDatabase) -> AsyncIterator[AsyncSession]:
     """The test's session; the app's requests join its transaction, rolled back at the end."""
     async with test_database.rollback(app) as session:
@@ -195,7 +181,14 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 async def client(
-    app_client: httpx.AsyncClient, db: AsyncSession, redis: Redis
+    app: FastAPI, servicekit_resources: _RunningResources, db: AsyncSession, redis: Redis
 ) -> httpx.AsyncClient:
-    """A client of the app, for one test with a clean database and Redis."""
-    return app_client
+    """A client of the service's ``app``, for one test with a clean database and Redis.
+
+    The app starts once, on first use, and stops at the end of the run.
+    """
+    client = servicekit_resources.clients.get(id(app))
+    if client is None:
+        client = await servicekit_resources.stack.enter_async_context(app_client(app))
+        servicekit_resources.clients[id(app)] = client
+    return client

@@ -23,7 +23,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from users.settings import PasswordHashSettings
 
-__all__ = ["PasswordHasher", "is_common_password", "open_password_hasher", "refuse_common_password"]
+__all__ = [
+    "PasswordHasher",
+    "argon2id",
+    "is_common_password",
+    "open_password_hasher",
+    "refuse_common_password",
+]
 
 T = TypeVar("T")
 
@@ -50,12 +56,7 @@ class PasswordHasher:
     """Hashes and verifies passwords with Argon2id in a dedicated thread pool."""
 
     def __init__(self, settings: PasswordHashSettings, executor: ThreadPoolExecutor) -> None:
-        self._argon2 = argon2.PasswordHasher(
-            time_cost=settings.time_cost,
-            memory_cost=settings.memory_kib,
-            parallelism=settings.parallelism,
-            type=argon2.Type.ID,
-        )
+        self._argon2 = argon2id(settings)
         self._executor = executor
         self._dummy_hash: str | None = None
 
@@ -89,6 +90,16 @@ class PasswordHasher:
 
     async def _run(self, function: Callable[..., T], *args: str) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+def argon2id(settings: PasswordHashSettings) -> argon2.PasswordHasher:
+    """The Argon2id hasher of ``settings`` (blocking: `PasswordHasher` runs it off the loop)."""
+    return argon2.PasswordHasher(
+        time_cost=settings.time_cost,
+        memory_cost=settings.memory_kib,
+        parallelism=settings.parallelism,
+        type=argon2.Type.ID,
+    )
 
 
 def _normalize(password: str) -> str:
