@@ -9,7 +9,6 @@ from servicekit.cli import run_service_cli
 
 
 def main() -> None:
-    """Run the items command line."""
     run_service_cli(
         name="items", settings_cls=ItemsSettings, create_app=create_app, migrations=MIGRATIONS
     )

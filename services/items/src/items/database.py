@@ -10,6 +10,4 @@ __all__ = ["Base"]
 
 
 class Base(ServiceModel, DeclarativeBase):
-    """Base of every model of the items service."""
-
     metadata = service_metadata()

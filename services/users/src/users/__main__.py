@@ -9,7 +9,6 @@ from users.settings import UsersSettings
 
 
 def main() -> None:
-    """Run the users command line."""
     run_service_cli(
         name="users", settings_cls=UsersSettings, create_app=create_app, migrations=MIGRATIONS
     )

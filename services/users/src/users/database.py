@@ -10,6 +10,4 @@ __all__ = ["Base"]
 
 
 class Base(ServiceModel, DeclarativeBase):
-    """Base of every model of the users service."""
-
     metadata = service_metadata()

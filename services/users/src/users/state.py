@@ -16,13 +16,10 @@ __all__ = ["UsersState", "users_state"]
 
 @dataclass(frozen=True, kw_only=True)
 class UsersState(ServiceState):
-    """The users service's lifespan state."""
-
     settings: UsersSettings
     keyring: Keyring
     passwords: PasswordHasher
 
 
 def users_state(request: Request) -> UsersState:
-    """The state of the users app handling ``request``."""
     return service_state(request, UsersState)

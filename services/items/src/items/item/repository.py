@@ -53,7 +53,6 @@ class ItemRepository:
         return (await self.db.scalars(statement)).all()
 
     async def delete(self, item: Item) -> None:
-        """Delete ``item``."""
         await self.db.delete(item)
         await self.db.flush()
 

@@ -59,7 +59,6 @@ async def update_item(
 async def delete_item(
     db: AsyncSession, principal: Principal, item_id: int, *, if_match: str | None
 ) -> None:
-    """Delete the item."""
     item = await _writable(db, principal, item_id, if_match=if_match)
     await ItemRepository(db).delete(item)
 

@@ -65,7 +65,6 @@ class PasswordHasher:
         return await self._run(self._argon2.hash, _normalize(password))
 
     async def verify(self, password_hash: str, password: str) -> bool:
-        """Whether ``password`` matches ``password_hash``."""
         return await self._run(self._verify, password_hash, _normalize(password))
 
     async def verify_nothing(self, password: str) -> None:

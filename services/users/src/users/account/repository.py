@@ -25,7 +25,6 @@ class UserRepository:
         return user
 
     async def get(self, user_id: uuid.UUID) -> User | None:
-        """The user with ``user_id``, if any."""
         return await self.db.get(User, user_id)
 
     async def get_by_email(self, email: str) -> User | None:

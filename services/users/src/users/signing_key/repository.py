@@ -30,6 +30,5 @@ class SigningKeyRepository:
         return (await self.db.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
 
     async def add(self, key: SigningKey) -> None:
-        """Insert ``key``."""
         self.db.add(key)
         await self.db.flush()
