@@ -13,11 +13,11 @@ TOOLS := .tools
 # Use the uv on PATH if there is one; else a private copy under .tools/.
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 RUN := $(UV) run --locked --no-sync
-SOURCES := packages services tests
+SOURCES := packages services tests bench
 # Test directories hold same-named modules (conftest, test_migrations): type-check each alone.
 TEST_DIRS := packages/servicekit/tests services/users/tests services/items/tests tests
 
-.PHONY: help run test check fmt migrate revision clean sync
+.PHONY: help run test bench bench-full check fmt migrate revision clean sync
 
 help: ## Show the targets
 	@echo "Usage: make <target>"
@@ -29,11 +29,17 @@ run: sync ## Start PostgreSQL, Valkey and every service (users :8001, items :800
 test: sync ## Run the whole test suite against real PostgreSQL and Redis it starts itself
 	@$(RUN) pytest $(PYTEST_ARGS)
 
+bench: sync ## Benchmark the items service against a raw reference, same run (quick, < 5 min)
+	@$(RUN) python -m bench $(BENCH_ARGS)
+
+bench-full: sync ## The full benchmark: every scenario and feature switch, 1,000,000 items
+	@$(RUN) python -m bench --full $(BENCH_ARGS)
+
 check: sync ## Verify formatting, lint, types, import boundaries and the lock (changes nothing)
 	$(UV) lock --check
 	$(RUN) ruff format --check $(SOURCES)
 	$(RUN) ruff check $(SOURCES)
-	$(RUN) mypy packages/servicekit/src services/users/src services/items/src
+	$(RUN) mypy packages/servicekit/src services/users/src services/items/src bench
 	@for dir in $(TEST_DIRS); do echo "$(RUN) mypy $$dir"; $(RUN) mypy $$dir; done
 	$(RUN) lint-imports
 

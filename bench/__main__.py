@@ -1,0 +1,155 @@
+"""``make bench``: the items service against a raw reference, in the same run.
+
+    python -m bench            quick: the main scenarios, 2 rounds (under 5 minutes)
+    python -m bench --full     every scenario and feature switch, 3 rounds, 1,000,000 items
+
+It starts its own servers (embedded PostgreSQL and Valkey, seeded), the users service
+(for a token), the raw reference and the service, each pinned to the app core while
+wrk, the databases and users share the other. Every round measures each scenario on
+each target, in an order that rotates between rounds, so that the machine's drift hits
+all targets alike: compare the same-round ratios, not the absolute numbers. Results go
+to ``bench/results/<date>-<mode>.json`` (every raw measurement) and a PNG chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Final
+
+from bench.load import Measurement, Settings, measure, require_wrk
+from bench.report import chart, markdown, rows, save
+from bench.scenarios import SCENARIOS
+from bench.stack import running_stack
+from bench.targets import Target, reference, service
+
+_RESULTS: Final = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How much a run measures."""
+
+    rounds: int
+    seconds: int
+    warmup: int
+    rows: int
+    scenarios: tuple[str, ...]
+    variants: bool
+    """Also measure the service with one feature off at a time (on the core scenarios)."""
+
+
+MODES: Final = {
+    "quick": Mode(
+        rounds=2,
+        seconds=5,
+        warmup=2,
+        rows=100_000,
+        scenarios=("get_item", "list", "list_keyset", "create", "page_first", "page_1000_keyset"),
+        variants=False,
+    ),
+    "full": Mode(
+        rounds=3, seconds=10, warmup=3, rows=1_000_000, scenarios=tuple(SCENARIOS), variants=True
+    ),
+}
+_CORE_SCENARIOS: Final = ("get_item", "list", "create")
+# The service with one feature off: (label, what is off, settings).
+_VARIANTS: Final = (("items-no-access-log", "no access log", {"ITEMS_LOG_LEVEL": "WARNING"}),)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the command line and run the benchmark."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true", help="every scenario and feature switch")
+    parser.add_argument("--rounds", type=int, help="rounds (each measures every pair once)")
+    parser.add_argument("--seconds", type=int, help="length of each measurement")
+    parser.add_argument("--warmup", type=int, help="warm-up before each measurement, seconds")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument("--out", type=Path, default=_RESULTS, help="where results go")
+    args = parser.parse_args(argv)
+    require_wrk()
+    mode_name = "full" if args.full else "quick"
+    mode = MODES[mode_name]
+    scenarios = tuple(args.scenarios.split(",")) if args.scenarios else mode.scenarios
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"no scenario {', '.join(sorted(unknown))}; there are {', '.join(SCENARIOS)}")
+    two_cores = (os.cpu_count() or 1) >= 2
+    app_cpu, other_cpu = (1, 0) if two_cores else (None, None)
+    settings = Settings(
+        connections=args.connections,
+        seconds=args.seconds or mode.seconds,
+        warmup=mode.warmup if args.warmup is None else args.warmup,
+        wrk_cpu=other_cpu,
+    )
+    rounds = args.rounds or mode.rounds
+    args.out.mkdir(parents=True, exist_ok=True)
+    with running_stack(rows=mode.rows, db_cpu=other_cpu) as stack:
+        targets = [
+            reference(stack),
+            service(stack, label="items", description="the items service, every feature on"),
+        ]
+        if mode.variants:
+            targets += [
+                service(stack, label=label, description=f"items, {off}", overrides=overrides)
+                for label, off, overrides in _VARIANTS
+            ]
+        try:
+            for target in targets:
+                _say(f"starting {target.label}: {target.description}")
+                target.start(cpu=app_cpu, log=stack.directory / f"{target.label}.log")
+                target.check([SCENARIOS[name] for name in scenarios], token=stack.token)
+            measurements = _run(targets, scenarios, rounds, stack.rows, stack.token, settings)
+        finally:
+            for target in targets:
+                target.stop()
+    table = rows(measurements, reference="reference")
+    print("\n" + markdown(table))  # noqa: T201 -- a terminal program
+    path = save(
+        args.out,
+        mode=mode_name,
+        settings=asdict(settings) | {"rounds": rounds, "rows": mode.rows, "pinned": two_cores},
+        measurements=measurements,
+        table=table,
+    )
+    chart(table, path.with_suffix(".png"), title=f"items vs raw reference ({path.stem})")
+    _say(f"\nresults: {path}\nchart:   {path.with_suffix('.png')}")
+
+
+def _run(
+    targets: list[Target],
+    scenarios: Sequence[str],
+    rounds: int,
+    ids: int,
+    token: str,
+    settings: Settings,
+) -> list[Measurement]:
+    measurements = []
+    for round_ in range(1, rounds + 1):
+        order = targets[round_ % len(targets) :] + targets[: round_ % len(targets)]
+        for name in scenarios:
+            for target in order:
+                if target.label.startswith("items-") and name not in _CORE_SCENARIOS:
+                    continue
+                result = measure(
+                    target, SCENARIOS[name], round_=round_, ids=ids, token=token, settings=settings
+                )
+                measurements.append(result)
+                _say(
+                    f"round {round_}/{rounds}  {name:<17} {target.label:<20} "
+                    f"{result.rps:>8,.0f} req/s  p99 {result.p99_ms:6.1f} ms  "
+                    f"cpu {result.app_cpu_percent:3.0f}%  non-2xx {result.non_2xx}"
+                )
+    return measurements
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201 -- a terminal program
+
+
+if __name__ == "__main__":
+    main()

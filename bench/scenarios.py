@@ -1,0 +1,42 @@
+"""What a benchmark asks of each target: one kind of request, repeated under load.
+
+To add a scenario: a `Scenario` here, the path each target serves it at in
+`bench.targets.Target._paths`, and its name in the modes of `bench.__main__`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SCENARIOS", "Scenario"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A request that wrk repeats: ``{id}`` in a target's path becomes a random seeded id."""
+
+    name: str
+    title: str
+    method: str = "GET"
+    body: str | None = None
+    authenticated: bool = False
+
+
+SCENARIOS = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario("get_item", "GET /items/{id}"),
+        Scenario("list", "GET /items/?skip=100&limit=10"),
+        Scenario("list_keyset", "GET /items/?limit=10 after item 100 (cursor)"),
+        Scenario(
+            "create",
+            "POST /items/ (authenticated)",
+            method="POST",
+            body='{"name": "Benchmark lamp", "description": "Brass, made under load"}',
+            authenticated=True,
+        ),
+        Scenario("page_first", "GET /items/?limit=100: the first page"),
+        Scenario("page_1000_keyset", "GET /items/?limit=100: the 1,000th page (cursor)"),
+        Scenario("page_1000_offset", "GET /items/?limit=100: the 1,000th page (skip)"),
+    )
+}
