@@ -58,6 +58,7 @@ MODES: Final = {
 _CORE_SCENARIOS: Final = ("get_item", "list", "create")
 # The service with one feature off: (label, what is off, settings).
 _VARIANTS: Final = (("items-no-access-log", "no access log", {"ITEMS_LOG_LEVEL": "WARNING"}),)
+_FEATURE_SWITCHES: Final = frozenset(label for label, _, _ in _VARIANTS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -69,6 +70,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, help="warm-up before each measurement, seconds")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
     parser.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:VAR=VALUE[,VAR=VALUE]",
+        help="also measure the service with these settings (repeatable), e.g. "
+        "'no-pre-ping:ITEMS_DATABASE_POOL_PRE_PING=false'",
+    )
     parser.add_argument("--out", type=Path, default=_RESULTS, help="where results go")
     args = parser.parse_args(argv)
     require_wrk()
@@ -93,11 +102,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             reference(stack),
             service(stack, label="items", description="the items service, every feature on"),
         ]
-        if mode.variants:
-            targets += [
-                service(stack, label=label, description=f"items, {off}", overrides=overrides)
-                for label, off, overrides in _VARIANTS
-            ]
+        variants = [*(_VARIANTS if mode.variants else ()), *map(_variant, args.variant)]
+        targets += [
+            service(stack, label=label, description=f"items, {off}", overrides=overrides)
+            for label, off, overrides in variants
+        ]
         try:
             for target in targets:
                 _say(f"starting {target.label}: {target.description}")
@@ -120,6 +129,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     _say(f"\nresults: {path}\nchart:   {path.with_suffix('.png')}")
 
 
+def _variant(text: str) -> tuple[str, str, dict[str, str]]:
+    label, _, assignments = text.partition(":")
+    overrides = dict(pair.split("=", 1) for pair in assignments.split(",") if "=" in pair)
+    if not label or not overrides:
+        raise SystemExit(f"--variant {text!r}: expected LABEL:VAR=VALUE[,VAR=VALUE]")
+    return f"items-{label}", ", ".join(f"{k}={v}" for k, v in overrides.items()), overrides
+
+
 def _run(
     targets: list[Target],
     scenarios: Sequence[str],
@@ -133,7 +150,7 @@ def _run(
         order = targets[round_ % len(targets) :] + targets[: round_ % len(targets)]
         for name in scenarios:
             for target in order:
-                if target.label.startswith("items-") and name not in _CORE_SCENARIOS:
+                if target.label in _FEATURE_SWITCHES and name not in _CORE_SCENARIOS:
                     continue
                 result = measure(
                     target, SCENARIOS[name], round_=round_, ids=ids, token=token, settings=settings

@@ -8,12 +8,13 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy import text
+from sqlalchemy import bindparam, column, select, table, text
 
 from servicekit.app import create_service_app
 from servicekit.auth import JwksSettings, TokenSettings
+from servicekit.db import Query
 from servicekit.errors import Conflict
-from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter
+from servicekit.http import CurrentPrincipal, DbReader, DbSession, ServiceRouter
 from servicekit.settings import (
     DatabaseSettings,
     LogSettings,
@@ -77,6 +78,21 @@ async def create_note(data: NoteCreate, session: DbSession) -> dict[str, Any]:
 async def list_notes(session: DbSession) -> list[str]:
     """The bodies of every note."""
     return list(await session.scalars(text("SELECT body FROM notes ORDER BY id")))
+
+
+_NOTES = table("notes", column("id"), column("body"))
+_BODIES = Query(select(_NOTES.c.body).order_by(_NOTES.c.id))
+_BODIES_LIKE = Query(
+    select(_NOTES.c.body).where(_NOTES.c.body == bindparam("body")).order_by(_NOTES.c.id)
+)
+
+
+@router.get("/read/notes")
+async def read_notes(reader: DbReader, body: str | None = None) -> list[str]:
+    """The bodies of every note (or of those equal to ``body``), read in no transaction."""
+    if body is None:
+        return [row["body"] for row in await reader.all(_BODIES)]
+    return [row["body"] for row in await reader.all(_BODIES_LIKE, body=body)]
 
 
 @router.get("/whoami")

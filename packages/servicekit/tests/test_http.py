@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -279,6 +280,65 @@ class TestUnitOfWork:
         assert response.status_code == 409
         assert response.json()["detail"] == "A note with this body already exists."
         assert await notes.fetchval("SELECT count(*) FROM notes WHERE body = 'once'") == 1
+
+
+class TestReads:
+    async def test_a_reader_sees_what_was_committed(
+        self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
+    ) -> None:
+        await demo_client.post("/notes", json={"body": "first"})
+        await demo_client.post("/notes", json={"body": "second"})
+
+        response = await demo_client.get("/read/notes")
+
+        assert response.json() == ["first", "second"]
+
+    async def test_a_value_postgresql_refuses_is_422_not_500(
+        self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
+    ) -> None:
+        response = await demo_client.get("/read/notes", params={"body": "nul\x00byte"})
+
+        assert response.status_code == 422
+        assert response.json()["type"] == "/problems/validation-error"
+
+
+class TestDroppedConnections:
+    """No ping per checkout: a connection the server closed is still never handed out."""
+
+    @pytest.mark.parametrize("path", ["/notes", "/read/notes"], ids=["session", "reader"])
+    async def test_the_request_after_a_server_side_close_gets_a_new_connection(
+        self,
+        path: str,
+        database_url: str,
+        redis_url: str,
+        jwks_url: str,
+        notes: asyncpg.Connection,
+    ) -> None:
+        settings = demo_settings(
+            database_url,
+            redis_url,
+            jwks_url,
+            database=DatabaseSettings(url=database_url, pool_size=1, max_overflow=0),
+        )
+        before = await _demo_backends(notes)
+        async with app_client(create_demo_app(settings)) as client:
+            assert (await client.get(path)).status_code == 200
+            (pid,) = await _demo_backends(notes) - before
+            await notes.execute("SELECT pg_terminate_backend($1)", pid)
+            await asyncio.sleep(0.2)  # the app's event loop sees the socket close
+
+            response = await client.get(path)
+
+            assert response.status_code == 200
+            assert pid not in await _demo_backends(notes)
+
+
+async def _demo_backends(connection: asyncpg.Connection) -> set[int]:
+    rows = await connection.fetch(
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE application_name = 'demo' AND pid <> pg_backend_pid()"
+    )
+    return {row["pid"] for row in rows}
 
 
 class TestHealth:

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from items.item.cursor import encode_cursor
 from items.item.models import Item
+from items.item.repository import PUBLIC_COLUMNS
+from items.item.schemas import ItemRead
 from servicekit.testing import TokenFactory
 
 
@@ -546,3 +548,8 @@ class TestDeleteItem:
         )
 
         assert response.status_code == 412
+
+
+def test_reads_select_exactly_what_clients_see() -> None:
+    """Hot reads send rows as they come: their columns are `ItemRead`'s fields, in order."""
+    assert [column.name for column in PUBLIC_COLUMNS] == list(ItemRead.model_fields)

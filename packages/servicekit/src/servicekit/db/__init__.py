@@ -1,7 +1,8 @@
 """PostgreSQL access for services: the engine and sessions, the schema, databases.
 
 - `open_database`: the process's `Database` (one pool, one session factory),
-  opened in the lifespan;
+  opened in the lifespan; `Query` and `Reader`: hot reads compiled once and run
+  outside any transaction, on the pool's asyncpg connections;
 - `ServiceModel` and `service_metadata`: what a service's declarative base is
   made of; `Migrations`: its tables and the Alembic revisions that build them;
 - `ensure_database`: create a service's (or a test run's) database;
@@ -14,10 +15,13 @@ from servicekit.db._database import Database, ServiceModel, open_database, servi
 from servicekit.db._errors import client_error
 from servicekit.db._migrations import Migrations
 from servicekit.db._provisioning import ensure_database
+from servicekit.db._reads import Query, Reader
 
 __all__ = [
     "Database",
     "Migrations",
+    "Query",
+    "Reader",
     "ServiceModel",
     "client_error",
     "ensure_database",

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar, Final
 
-from sqlalchemy import MetaData, text
+import sqlalchemy.exc
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from servicekit.db._reads import Reader, read_from
 from servicekit.settings import DatabaseSettings
 
 __all__ = ["Database", "ServiceModel", "open_database", "service_metadata"]
@@ -63,6 +65,10 @@ class Database:
             engine, expire_on_commit=False
         )
 
+    def read(self) -> AbstractAsyncContextManager[Reader]:
+        """A `Reader` on a pooled connection, outside any transaction (see `Query`)."""
+        return read_from(self.engine)
+
     async def ping(self) -> None:
         """Run a trivial statement; raises if the database does not answer."""
         async with self.engine.connect() as connection:
@@ -86,7 +92,7 @@ def _engine(settings: DatabaseSettings, *, application_name: str) -> AsyncEngine
     else:
         # JIT compilation costs more than it saves on short OLTP queries.
         connect_args["server_settings"]["jit"] = "off"
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -98,6 +104,18 @@ def _engine(settings: DatabaseSettings, *, application_name: str) -> AsyncEngine
         # be personal data or secrets.
         hide_parameters=True,
     )
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Never hand out a connection the server has closed (a restart, an idle timeout).
+
+    asyncpg notices a closed socket on its own, so this costs no round trip, unlike
+    ``pool_pre_ping``; the pool discards the connection and checks out another.
+    """
+    if dbapi_connection.driver_connection.is_closed():
+        raise sqlalchemy.exc.DisconnectionError("the server closed this connection")
 
 
 @asynccontextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+import asyncpg
 import sqlalchemy.exc
 import structlog
 
@@ -22,7 +23,7 @@ _log = structlog.get_logger("servicekit.db")
 
 
 def client_error(
-    exc: sqlalchemy.exc.DBAPIError, *, conflicts: Mapping[str, str]
+    exc: sqlalchemy.exc.DBAPIError | asyncpg.PostgresError, *, conflicts: Mapping[str, str]
 ) -> AppError | None:
     """The error ``exc`` is for the client, or ``None`` when it is the server's own (a 500).
 
@@ -47,14 +48,25 @@ def client_error(
         return UnprocessableContent(
             message, errors=[{"loc": [], "msg": message, "type": "value_error"}]
         )
-    if exc.connection_invalidated or (sqlstate and sqlstate.startswith(_UNAVAILABLE_CLASSES)):
+    invalidated = isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated
+    if invalidated or (sqlstate and sqlstate.startswith(_UNAVAILABLE_CLASSES)):
         return ServiceUnavailable()
     return None
 
 
-def _sqlstate(exc: sqlalchemy.exc.DBAPIError) -> tuple[str | None, str | None]:
-    """The SQLSTATE of a database error, and the constraint it names, if any."""
-    cause = getattr(exc.orig, "__cause__", None)
-    sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
+def _sqlstate(
+    exc: sqlalchemy.exc.DBAPIError | asyncpg.PostgresError,
+) -> tuple[str | None, str | None]:
+    """The SQLSTATE of a database error, and the constraint it names, if any.
+
+    asyncpg's own error when raised by a `Reader`, inside SQLAlchemy's otherwise.
+    """
+    driver_error = exc if isinstance(exc, asyncpg.PostgresError) else exc.orig
+    cause = (
+        driver_error
+        if isinstance(exc, asyncpg.PostgresError)
+        else getattr(driver_error, "__cause__", None)
+    )
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(driver_error, "sqlstate", None)
     constraint = getattr(cause, "constraint_name", None)
     return sqlstate, constraint

@@ -5,8 +5,10 @@ For endpoints:
 - `ServiceRouter`: the router of a feature; its routes refuse bodies of the
   wrong media type (415) before reading them;
 - `DbSession`: the request's unit of work, committed after the endpoint returns
-  and before the response is sent; `CurrentPrincipal`: the verified caller, or 401;
-- `problem_responses`: the error statuses an endpoint declares for OpenAPI.
+  and before the response is sent; `DbReader`: reads in no transaction, one round
+  trip each; `CurrentPrincipal`: the verified caller, or 401;
+- `problem_responses`: the error statuses an endpoint declares for OpenAPI;
+- `json_response`: a hot read's rows as JSON bytes, without a response model's cost.
 
 For the app (`servicekit.app` wires them): the RFC 9457 problem renderer and its
 exception handlers, the OpenAPI problem schema, the health probes, the request
@@ -14,8 +16,15 @@ id, and the ASGI middleware stack (`servicekit.http.middleware`).
 """
 
 from servicekit.http._context import current_request_id
-from servicekit.http._dependencies import CurrentPrincipal, DbSession, unit_of_work
+from servicekit.http._dependencies import (
+    CurrentPrincipal,
+    DbReader,
+    DbSession,
+    read_only,
+    unit_of_work,
+)
 from servicekit.http._health import health_router
+from servicekit.http._json import json_bytes, json_response
 from servicekit.http._openapi import document_problems, problem_responses
 from servicekit.http._problems import (
     PROBLEM_MEDIA_TYPE,
@@ -30,6 +39,7 @@ from servicekit.http.middleware import install_middleware
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "CurrentPrincipal",
+    "DbReader",
     "DbSession",
     "ProblemDetails",
     "ServiceRoute",
@@ -40,7 +50,10 @@ __all__ = [
     "health_router",
     "install_middleware",
     "install_problem_handlers",
+    "json_bytes",
+    "json_response",
     "problem_response",
     "problem_responses",
+    "read_only",
     "unit_of_work",
 ]

@@ -3,6 +3,8 @@
 - `DbSession`: the request's unit of work. It commits after the endpoint
   returns and before the response is sent; if the commit fails, the client gets
   an error response, never a 2xx for lost data. Any exception rolls it back.
+- `DbReader`: for an endpoint that only reads, a `Reader` on a pooled connection
+  in no transaction: one round trip per query, nothing to commit.
 - `CurrentPrincipal`: the verified caller, or a 401 with ``WWW-Authenticate``.
 """
 
@@ -16,10 +18,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import InvalidToken, Principal
+from servicekit.db import Reader
 from servicekit.errors import Unauthorized
 from servicekit.state import service_state
 
-__all__ = ["CurrentPrincipal", "DbSession", "unit_of_work"]
+__all__ = ["CurrentPrincipal", "DbReader", "DbSession", "read_only", "unit_of_work"]
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -32,6 +35,12 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     async with service_state(request).database.sessionmaker() as session:
         yield session
         await session.commit()
+
+
+async def read_only(request: Request) -> AsyncIterator[Reader]:
+    """A reader for the request, its connection back in the pool when the endpoint returns."""
+    async with service_state(request).database.read() as reader:
+        yield reader
 
 
 async def _current_principal(
@@ -51,4 +60,5 @@ async def _current_principal(
 # `scope="function"` ends the session right after the endpoint, before the
 # response is sent, so the commit's outcome decides the response.
 DbSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+DbReader = Annotated[Reader, Depends(read_only, scope="function")]
 CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]

@@ -15,6 +15,7 @@ from functools import partial
 from http import HTTPStatus
 from typing import Any, Final, TypeVar, cast
 
+import asyncpg
 import orjson
 import redis.exceptions
 import sqlalchemy.exc
@@ -130,7 +131,8 @@ def install_problem_handlers(
     _handle(
         app, StarletteHTTPException, partial(render_http_error, allowed_methods=allowed_methods)
     )
-    _handle(app, sqlalchemy.exc.DBAPIError, partial(render_database_error, conflicts=conflicts))
+    for database_error in (sqlalchemy.exc.DBAPIError, asyncpg.PostgresError):
+        _handle(app, database_error, partial(render_database_error, conflicts=conflicts))
     for unavailable in _UNAVAILABLE:
         _handle(app, unavailable, render_unavailable)
 
@@ -178,7 +180,10 @@ async def render_http_error(
 
 
 async def render_database_error(
-    request: Request, exc: sqlalchemy.exc.DBAPIError, *, conflicts: Mapping[str, str]
+    request: Request,
+    exc: sqlalchemy.exc.DBAPIError | asyncpg.PostgresError,
+    *,
+    conflicts: Mapping[str, str],
 ) -> Response:
     """A constraint or value the database refused (409, 422), or the database down (503)."""
     error = client_error(exc, conflicts=conflicts)

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from servicekit.db import Migrations, ensure_database
-from servicekit.http import unit_of_work
+from servicekit.db import Migrations, Reader, ensure_database
+from servicekit.http import read_only, unit_of_work
 
 __all__ = ["TestDatabase", "prepare_database"]
 
@@ -42,8 +42,8 @@ class TestDatabase:
 
     SQLAlchemy's "join a session into an external transaction" recipe: the
     test and every request of the app under test share one connection and its
-    outer transaction; each unit of work commits a savepoint; the outer
-    transaction is rolled back when the test ends.
+    outer transaction; each unit of work commits a savepoint, each reader reads
+    on that connection; the outer transaction is rolled back when the test ends.
     """
 
     __test__ = False  # not a test class, despite its name
@@ -66,12 +66,21 @@ class TestDatabase:
                     yield session
                     await session.commit()
 
+            raw = await connection.get_raw_connection()
+
+            async def joined_reader() -> Reader:
+                # The test's own connection: reads see what the test and the
+                # requests before wrote, inside the transaction.
+                return Reader(raw.driver_connection, dialect=connection.dialect)
+
             app.dependency_overrides[unit_of_work] = joined_unit_of_work
+            app.dependency_overrides[read_only] = joined_reader
             try:
                 async with factory() as session:
                     yield session
             finally:
                 app.dependency_overrides.pop(unit_of_work, None)
+                app.dependency_overrides.pop(read_only, None)
                 await transaction.rollback()
 
     async def dispose(self) -> None:

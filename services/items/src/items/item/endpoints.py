@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import Header, Path, Query, Request, Response
@@ -15,7 +14,14 @@ from items.item.models import Item
 from items.item.repository import ItemFilter
 from items.item.schemas import ItemCreate, ItemRead, ItemUpdate
 from servicekit.errors import BadRequest
-from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter, problem_responses
+from servicekit.http import (
+    CurrentPrincipal,
+    DbReader,
+    DbSession,
+    ServiceRouter,
+    json_response,
+    problem_responses,
+)
 from servicekit.types import StorableStr
 
 __all__ = ["router"]
@@ -46,7 +52,7 @@ async def create_item(
     """Create an item owned by the caller."""
     item = await service.create_item(db, principal, data)
     response.headers["Location"] = str(request.url_for("get_item", item_id=item.id))
-    response.headers["ETag"] = etag(item)
+    response.headers["ETag"] = etag(item.version)
     return item
 
 
@@ -60,9 +66,8 @@ async def create_item(
     },
 )
 async def list_items(
-    db: DbSession,
+    reader: DbReader,
     request: Request,
-    response: Response,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 10,
     skip: Annotated[
         int, Query(ge=0, le=2**31 - 1, description="Items to skip (offset paging).")
@@ -75,19 +80,20 @@ async def list_items(
         StorableStr | None,
         Query(min_length=1, max_length=200, description="Name contains this (any case)."),
     ] = None,
-) -> Sequence[Item]:
+) -> Response:
     """Items in id order. Page with `skip`, or better with the `cursor` of the `Link` header,
     whose cost does not grow with the depth of the page."""
     if cursor is not None and skip:
         raise BadRequest("Page with either `skip` or `cursor`, not both.")
     where = ItemFilter(owner_id=owner_id, name_contains=q)
-    items = await service.list_items(db, where, limit=limit, offset=skip, after_id=cursor)
+    items = await service.list_items(reader, where, limit=limit, offset=skip, after_id=cursor)
+    headers = {}
     if len(items) == limit:
         next_url = request.url.remove_query_params("skip").include_query_params(
-            limit=limit, cursor=encode_cursor(items[-1].id)
+            limit=limit, cursor=encode_cursor(items[-1]["id"])
         )
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return items
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return json_response([dict(item) for item in items], headers=headers)
 
 
 @router.get(
@@ -101,17 +107,15 @@ async def list_items(
 )
 async def get_item(
     item_id: ItemId,
-    db: DbSession,
-    response: Response,
+    reader: DbReader,
     if_none_match: Annotated[str | None, Header(description="ETags of copies you hold.")] = None,
-) -> Item | Response:
+) -> Response:
     """The item, with its `ETag`; 304 if `If-None-Match` names the current one."""
-    item = await service.get_item(db, item_id)
-    tag = etag(item)
+    item = await service.get_item(reader, item_id)
+    tag = etag(item["version"])
     if if_none_match_matches(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})
-    response.headers["ETag"] = tag
-    return item
+    return json_response(dict(item), headers={"ETag": tag})
 
 
 @router.patch(
@@ -130,7 +134,7 @@ async def update_item(
 ) -> Item:
     """Change the fields sent (owner or admin); `version` goes up by one."""
     item = await service.update_item(db, principal, item_id, data, if_match=if_match)
-    response.headers["ETag"] = etag(item)
+    response.headers["ETag"] = etag(item.version)
     return item
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from items.item.models import Item
-
 __all__ = ["etag", "if_match_holds", "if_none_match_matches"]
 
 
-def etag(item: Item) -> str:
-    """The strong entity tag of the item's current version."""
-    return f'"{item.version}"'
+def etag(version: int) -> str:
+    """The strong entity tag of an item at ``version``."""
+    return f'"{version}"'
 
 
 def _tags(header: str) -> list[str]:

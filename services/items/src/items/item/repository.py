@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Final
 
-from sqlalchemy import Select, select
+import asyncpg
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from items.item.models import Item
+from servicekit.db import Query, Reader
 
-__all__ = ["ItemFilter", "ItemRepository"]
+__all__ = ["PUBLIC_COLUMNS", "ItemFilter", "ItemReads", "ItemRepository"]
+
+_ITEMS: Final = Item.__table__
+PUBLIC_COLUMNS: Final = tuple(
+    _ITEMS.c[name]
+    for name in ("id", "name", "description", "owner_id", "version", "created_at", "updated_at")
+)
+"""What clients see of an item (`ItemRead`'s fields, in its order): what reads select."""
+_GET: Final = Query(select(*PUBLIC_COLUMNS).where(_ITEMS.c.id == bindparam("item_id")))
 
 
 @dataclass(frozen=True)
@@ -41,29 +52,55 @@ class ItemRepository:
             statement = statement.with_for_update()
         return (await self.db.scalars(statement)).one_or_none()
 
-    async def list_page(
-        self, where: ItemFilter, *, limit: int, offset: int = 0, after_id: int | None = None
-    ) -> Sequence[Item]:
-        """A page in id order: from ``offset``, or (keyset) after the item ``after_id``."""
-        statement = _filtered(select(Item), where).order_by(Item.id).limit(limit)
-        if after_id is not None:
-            statement = statement.where(Item.id > after_id)
-        elif offset:
-            statement = statement.offset(offset)
-        return (await self.db.scalars(statement)).all()
-
     async def delete(self, item: Item) -> None:
         await self.db.delete(item)
         await self.db.flush()
 
 
-def _filtered(statement: Select[tuple[Item]], where: ItemFilter) -> Select[tuple[Item]]:
-    if where.owner_id is not None:
-        statement = statement.where(Item.owner_id == where.owner_id)
-    if where.name_contains:
-        pattern = "%" + _escape_like(where.name_contains) + "%"
-        statement = statement.where(Item.name.ilike(pattern, escape="\\"))
-    return statement
+class ItemReads:
+    """Reads of ``items`` in no transaction: rows as clients see them, one round trip each."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    async def get(self, item_id: int) -> asyncpg.Record | None:
+        """The item ``item_id``."""
+        return await self.reader.one(_GET, item_id=item_id)
+
+    async def page(
+        self, where: ItemFilter, *, limit: int, offset: int = 0, after_id: int | None = None
+    ) -> list[asyncpg.Record]:
+        """A page in id order: from ``offset``, or (keyset) after the item ``after_id``."""
+        query = _page(
+            owner=where.owner_id is not None,
+            name=bool(where.name_contains),
+            keyset=after_id is not None,
+            offset=bool(offset) and after_id is None,
+        )
+        pattern = "%" + _escape_like(where.name_contains) + "%" if where.name_contains else None
+        return await self.reader.all(
+            query,
+            owner_id=where.owner_id,
+            pattern=pattern,
+            after_id=after_id,
+            offset=offset,
+            limit=limit,
+        )
+
+
+@cache
+def _page(*, owner: bool, name: bool, keyset: bool, offset: bool) -> Query:
+    """The page query for one combination of filters, compiled on first use."""
+    statement = select(*PUBLIC_COLUMNS).order_by(_ITEMS.c.id).limit(bindparam("limit"))
+    if owner:
+        statement = statement.where(_ITEMS.c.owner_id == bindparam("owner_id"))
+    if name:
+        statement = statement.where(_ITEMS.c.name.ilike(bindparam("pattern"), escape="\\"))
+    if keyset:
+        statement = statement.where(_ITEMS.c.id > bindparam("after_id"))
+    if offset:
+        statement = statement.offset(bindparam("offset"))
+    return Query(statement)
 
 
 def _escape_like(text: str) -> str:

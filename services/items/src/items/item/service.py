@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from items.item.etag import etag, if_match_holds
 from items.item.models import Item
-from items.item.repository import ItemFilter, ItemRepository
+from items.item.repository import ItemFilter, ItemReads, ItemRepository
 from items.item.schemas import ItemCreate, ItemUpdate
 from servicekit.auth import Principal
+from servicekit.db import Reader
 from servicekit.errors import Forbidden, NotFound, PreconditionFailed
 
 __all__ = ["create_item", "delete_item", "get_item", "list_items", "update_item"]
@@ -22,19 +22,19 @@ async def create_item(db: AsyncSession, principal: Principal, data: ItemCreate) 
     return await ItemRepository(db).add(item)
 
 
-async def get_item(db: AsyncSession, item_id: int) -> Item:
-    """The item ``item_id``, or 404."""
-    item = await ItemRepository(db).get(item_id)
+async def get_item(reader: Reader, item_id: int) -> asyncpg.Record:
+    """The item ``item_id`` as clients see it, or 404."""
+    item = await ItemReads(reader).get(item_id)
     if item is None:
         raise NotFound(f"No item {item_id}.")
     return item
 
 
 async def list_items(
-    db: AsyncSession, where: ItemFilter, *, limit: int, offset: int, after_id: int | None
-) -> Sequence[Item]:
-    """A page of items in id order."""
-    return await ItemRepository(db).list_page(where, limit=limit, offset=offset, after_id=after_id)
+    reader: Reader, where: ItemFilter, *, limit: int, offset: int, after_id: int | None
+) -> list[asyncpg.Record]:
+    """A page of items in id order, as clients see them."""
+    return await ItemReads(reader).page(where, limit=limit, offset=offset, after_id=after_id)
 
 
 async def update_item(
@@ -72,8 +72,9 @@ async def _writable(
         raise NotFound(f"No item {item_id}.")
     if item.owner_id != principal.user_id and not principal.is_admin:
         raise Forbidden("Only the owner of an item or an admin may change it.")
-    if not if_match_holds(if_match, etag(item)):
+    current = etag(item.version)
+    if not if_match_holds(if_match, current):
         raise PreconditionFailed(
-            f"The item is at version {item.version} ({etag(item)}); read it again and retry."
+            f"The item is at version {item.version} ({current}); read it again and retry."
         )
     return item

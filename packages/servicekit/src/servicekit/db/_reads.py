@@ -1,0 +1,121 @@
+"""Reads on the hot path: statements compiled once, run outside any transaction.
+
+A read that needs no transaction should cost one round trip and no more Python
+than the driver's: no ``BEGIN``/``COMMIT``, no ORM identity map, no statement
+compiled per request. A `Query` is a SQLAlchemy Core statement compiled once, at
+import, for asyncpg; a `Reader` runs queries on the asyncpg connection that the
+engine's pool hands out, where asyncpg prepares each one once per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Final, cast
+
+import asyncpg
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+
+from servicekit.errors import ServiceUnavailable
+
+__all__ = ["Query", "Reader", "read_from"]
+
+# SQLSTATE classes after which a connection must not go back to the pool:
+# connection exceptions and operator intervention (shutdown, cancel).
+_BROKEN_CLASSES: Final = ("08", "57")
+
+
+class Query:
+    """A Core statement compiled once for asyncpg: its SQL and its parameters, by name.
+
+    ``Query(select(items).where(items.c.id == bindparam("item_id")))`` at import;
+    `Reader.one` and `Reader.all` then take the values of its ``bindparam``\\ s by
+    name. Values the statement holds itself (``.limit(10)``) need not be given. It
+    compiles on first use, with the engine's dialect, which by then knows the
+    server (how it quotes a ``LIKE`` escape, for one).
+    """
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: _Compiled | None = None
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        """The statement as ``dialect`` writes it (compiled the first time only)."""
+        if self._compiled is None or self._compiled.dialect is not dialect:
+            self._compiled = _Compiled(self.statement, dialect)
+        return self._compiled
+
+
+class _Compiled:
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = cast("SQLCompiler", statement.compile(dialect=dialect))
+        self.dialect = dialect
+        self.sql: str = str(compiled)
+        binds = compiled.binds
+        self._names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self._defaults: dict[str, Any] = {
+            name: bind.value for name, bind in binds.items() if not bind.required
+        }
+        self._processors: tuple[Callable[[Any], Any] | None, ...] = tuple(
+            binds[name].type.bind_processor(dialect) for name in self._names
+        )
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        arguments = []
+        for name, process in zip(self._names, self._processors, strict=True):
+            value = values[name] if name in values else self._defaults[name]
+            arguments.append(value if process is None else process(value))
+        return arguments
+
+
+class Reader:
+    """Queries on one pooled connection, in no transaction: one round trip each."""
+
+    def __init__(self, connection: object, *, dialect: Dialect) -> None:
+        if not isinstance(connection, asyncpg.Connection):
+            raise TypeError(f"a Reader needs an asyncpg connection, not {connection!r}")
+        self._connection: asyncpg.Connection = connection
+        self._dialect = dialect
+
+    async def one(self, query: Query, **values: Any) -> asyncpg.Record | None:
+        """The first row of ``query``, or ``None``."""
+        compiled = query.compiled(self._dialect)
+        return await self._connection.fetchrow(compiled.sql, *compiled.arguments(values))
+
+    async def all(self, query: Query, **values: Any) -> list[asyncpg.Record]:
+        """Every row of ``query``."""
+        compiled = query.compiled(self._dialect)
+        return await self._connection.fetch(compiled.sql, *compiled.arguments(values))
+
+
+@asynccontextmanager
+async def read_from(engine: AsyncEngine) -> AsyncIterator[Reader]:
+    """A `Reader` on a connection of ``engine``'s pool, returned when the block ends.
+
+    A connection the block broke (the server went away, the read was cancelled
+    mid-flight) is discarded instead of returned, so the next request gets a
+    good one: there is no ping on checkout to catch it.
+    """
+    pooled = await engine.raw_connection()
+    try:
+        yield Reader(pooled.driver_connection, dialect=engine.dialect)
+    except BaseException as exc:
+        if not _breaks_connection(exc):
+            raise
+        pooled.invalidate(exc if isinstance(exc, Exception) else None)
+        if isinstance(exc, asyncpg.InterfaceError):
+            # "connection is closed": it died between checkout and use.
+            raise ServiceUnavailable("The database connection was lost; retry.") from exc
+        raise
+    finally:
+        pooled.close()
+
+
+def _breaks_connection(exc: BaseException) -> bool:
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(exc.sqlstate or "").startswith(_BROKEN_CLASSES)
+    return isinstance(exc, OSError | asyncpg.InterfaceError | asyncio.CancelledError | TimeoutError)
