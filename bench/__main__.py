@@ -24,7 +24,7 @@ from bench.load import Measurement, Settings, measure, require_wrk
 from bench.report import chart, markdown, rows, save
 from bench.scenarios import SCENARIOS
 from bench.stack import running_stack
-from bench.targets import Target, reference, service
+from bench.targets import Target, baseline, reference, service
 
 _RESULTS: Final = Path(__file__).parent / "results"
 
@@ -78,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also measure the service with these settings (repeatable), e.g. "
         "'no-pre-ping:ITEMS_DATABASE_POOL_PRE_PING=false'",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also measure the items service as it was at git revision REV (e.g. HEAD~1)",
+    )
     parser.add_argument("--out", type=Path, default=_RESULTS, help="where results go")
     args = parser.parse_args(argv)
     require_wrk()
@@ -102,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             reference(stack),
             service(stack, label="items", description="the items service, every feature on"),
         ]
+        if args.baseline:
+            targets.append(baseline(stack, args.baseline))
         variants = [*(_VARIANTS if mode.variants else ()), *map(_variant, args.variant)]
         targets += [
             service(stack, label=label, description=f"items, {off}", overrides=overrides)

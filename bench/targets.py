@@ -25,7 +25,7 @@ from bench.scenarios import Scenario
 from bench.stack import Stack, wait_until_ready
 from servicekit.devstack import free_port, spawn_tied
 
-__all__ = ["DEEP_AFTER", "Target", "reference", "service"]
+__all__ = ["DEEP_AFTER", "Target", "baseline", "reference", "service"]
 
 POOL_SIZE: Final = 10
 """Connections per process, the same for every target: the service's default pool size."""
@@ -153,6 +153,31 @@ def reference(stack: Stack) -> Target:
         env={"BENCH_PG_DSN": stack.database_url("items"), "BENCH_POOL_SIZE": str(POOL_SIZE)},
         port=port,
         ready_path="/health/live",
+    )
+
+
+def baseline(stack: Stack, revision: str) -> Target:
+    """The items service as it was at git ``revision``: its code, this environment.
+
+    For a change on the request path, the ratio before and after in one run. The
+    revision's source is exported into the run's directory and put first on the path;
+    it runs on today's database schema.
+    """
+    source = stack.directory / "baseline"
+    source.mkdir()
+    archive = subprocess.run(  # noqa: S603 -- git, with a revision the user named
+        ["git", "archive", "--format=tar", revision, "packages", "services"],  # noqa: S607
+        capture_output=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)  # noqa: S603, S607
+    paths = [source / "packages" / "servicekit" / "src", source / "services" / "items" / "src"]
+    return service(
+        stack,
+        label=f"items@{revision}",
+        description=f"the items service at {revision}",
+        overrides={"PYTHONPATH": os.pathsep.join(str(path) for path in paths)},
     )
 
 
