@@ -62,7 +62,9 @@ def create_service_app(
     ``lifespan`` opens the service's resources and yields its `ServiceState`;
     ``conflicts`` maps unique-constraint names to the 409 detail a violation gets.
     """
-    configure_logging(level=settings.log.level, format=settings.log.format, service=name)
+    access_log = configure_logging(
+        level=settings.log.level, format=settings.log.format, service=name
+    )
     metrics = Metrics()
 
     @asynccontextmanager
@@ -94,7 +96,9 @@ def create_service_app(
     install_problem_handlers(
         app, conflicts=conflicts or {}, allowed_methods=_allowed_methods(every_router)
     )
-    install_middleware(app, settings.http, metrics=metrics, quiet_paths=_QUIET_PATHS)
+    install_middleware(
+        app, settings.http, metrics=metrics, access_log=access_log, quiet_paths=_QUIET_PATHS
+    )
     return app
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Final
 
 import sqlalchemy.exc
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from servicekit.db._reads import Reader, read_from
+from servicekit.db._reads import Reader, reader_of
 from servicekit.settings import DatabaseSettings
 
 __all__ = ["Database", "ServiceModel", "open_database", "service_metadata"]
@@ -64,10 +64,8 @@ class Database:
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             engine, expire_on_commit=False
         )
-
-    def read(self) -> AbstractAsyncContextManager[Reader]:
-        """A `Reader` on a pooled connection, outside any transaction (see `Query`)."""
-        return read_from(self.engine)
+        self.reader: Reader = reader_of(engine)
+        """Reads outside any transaction (see `Query`)."""
 
     async def ping(self) -> None:
         """Run a trivial statement; raises if the database does not answer."""

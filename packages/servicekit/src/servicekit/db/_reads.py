@@ -2,16 +2,17 @@
 
 A read that needs no transaction should cost one round trip and no more Python
 than the driver's: no ``BEGIN``/``COMMIT``, no ORM identity map, no statement
-compiled per request. A `Query` is a SQLAlchemy Core statement compiled once, at
-import, for asyncpg; a `Reader` runs queries on the asyncpg connection that the
-engine's pool hands out, where asyncpg prepares each one once per connection.
+compiled per request. A `Query` is a SQLAlchemy Core statement compiled once for
+asyncpg; a `Reader` runs each query on an asyncpg connection that the engine's
+pool lends it for that query (asyncpg prepares each statement once per connection).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from typing import Any, Final, cast
 
 import asyncpg
@@ -22,7 +23,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from servicekit.errors import ServiceUnavailable
 
-__all__ = ["Query", "Reader", "read_from"]
+__all__ = ["Lender", "Query", "Reader", "reader_of"]
 
 # SQLSTATE classes after which a connection must not go back to the pool:
 # connection exceptions and operator intervention (shutdown, cancel).
@@ -72,37 +73,53 @@ class _Compiled:
         return arguments
 
 
-class Reader:
-    """Queries on one pooled connection, in no transaction: one round trip each."""
+Lender = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
+"""Lends an asyncpg connection for the length of a ``with`` block."""
 
-    def __init__(self, connection: object, *, dialect: Dialect) -> None:
-        if not isinstance(connection, asyncpg.Connection):
-            raise TypeError(f"a Reader needs an asyncpg connection, not {connection!r}")
-        self._connection: asyncpg.Connection = connection
+
+class Reader:
+    """Queries in no transaction, each on a connection lent for it: one round trip each.
+
+    One per process (`Database.reader`), shared by every request: it holds no
+    connection between queries.
+    """
+
+    def __init__(self, lend: Lender, *, dialect: Dialect) -> None:
+        self._lend = lend
         self._dialect = dialect
 
     async def one(self, query: Query, **values: Any) -> asyncpg.Record | None:
         """The first row of ``query``, or ``None``."""
-        compiled = query.compiled(self._dialect)
-        return await self._connection.fetchrow(compiled.sql, *compiled.arguments(values))
+        async with self._lend() as connection:
+            compiled = query.compiled(self._dialect)
+            return await connection.fetchrow(compiled.sql, *compiled.arguments(values))
 
     async def all(self, query: Query, **values: Any) -> list[asyncpg.Record]:
         """Every row of ``query``."""
-        compiled = query.compiled(self._dialect)
-        return await self._connection.fetch(compiled.sql, *compiled.arguments(values))
+        async with self._lend() as connection:
+            compiled = query.compiled(self._dialect)
+            return await connection.fetch(compiled.sql, *compiled.arguments(values))
+
+
+def reader_of(engine: AsyncEngine) -> Reader:
+    """A `Reader` on ``engine``'s pool."""
+    return Reader(partial(_lend_from, engine), dialect=engine.dialect)
 
 
 @asynccontextmanager
-async def read_from(engine: AsyncEngine) -> AsyncIterator[Reader]:
-    """A `Reader` on a connection of ``engine``'s pool, returned when the block ends.
+async def _lend_from(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of ``engine``'s pool, returned when the block ends.
 
-    A connection the block broke (the server went away, the read was cancelled
-    mid-flight) is discarded instead of returned, so the next request gets a
-    good one: there is no ping on checkout to catch it.
+    One the block broke (the server went away, the read was cancelled mid-flight)
+    is discarded instead of returned, so the next query gets a good one.
     """
     pooled = await engine.raw_connection()
+    connection = pooled.driver_connection
+    if not isinstance(connection, asyncpg.Connection):
+        pooled.close()
+        raise TypeError(f"a Reader needs the asyncpg driver, not {connection!r}")
     try:
-        yield Reader(pooled.driver_connection, dialect=engine.dialect)
+        yield connection
     except BaseException as exc:
         if not _breaks_connection(exc):
             raise

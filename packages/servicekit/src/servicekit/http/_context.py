@@ -7,7 +7,7 @@ from contextvars import ContextVar
 __all__ = ["current_request_id", "request_id_var"]
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-"""The id of the request being handled; set by `RequestContextMiddleware`."""
+"""The id of the request being handled; set by `ServiceMiddleware`."""
 
 
 def current_request_id() -> str | None:

@@ -3,7 +3,7 @@
 Every error response of a service goes through `problem_response`: the service's
 own `AppError`s, request validation errors, Starlette's routing errors (404, 405),
 database and Redis outages (503), unique-constraint violations (409), values
-PostgreSQL refuses (422) and, from `RequestContextMiddleware`, unexpected
+PostgreSQL refuses (422) and, from `ServiceMiddleware`, unexpected
 exceptions (500). No stack trace, SQL or secret ever reaches the body.
 """
 

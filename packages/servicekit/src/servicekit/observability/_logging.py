@@ -1,6 +1,6 @@
 """Structured logging: one JSON object (or one readable line) per event, to stdout.
 
-The request id bound by `RequestContextMiddleware` is merged into every line,
+The request id bound by `ServiceMiddleware` is merged into every line,
 including lines from the standard library's loggers (uvicorn, SQLAlchemy), which
 are routed through the same processors.
 """
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import orjson
 import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
 __all__ = ["configure_logging"]
 
@@ -21,10 +21,15 @@ LogFormat = Literal["json", "console"]
 _OURS = "_servicekit_handler"
 
 
-def configure_logging(*, level: str, format: LogFormat, service: str) -> None:
+def configure_logging(*, level: str, format: LogFormat, service: str) -> FilteringBoundLogger:
     """Configure structlog and the standard library's logging for this process.
 
-    Safe to call again (tests build many apps): the last call wins.
+    Returns the logger of the access line, the one line written per request. In
+    JSON it skips the standard library: orjson renders the line and it is written
+    to stdout as bytes, which costs a fraction of a stdlib record. Every other line
+    (errors, uvicorn's, SQLAlchemy's) goes through the standard library, where
+    tests and handlers can see it. Safe to call again (tests build many apps): the
+    last call wins.
     """
     numeric_level = logging.getLevelNamesMapping()[level.upper()]
 
@@ -74,6 +79,17 @@ def configure_logging(*, level: str, format: LogFormat, service: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    stdout = getattr(sys.stdout, "buffer", None)
+    if format != "json" or stdout is None:
+        access: FilteringBoundLogger = structlog.get_logger("servicekit.access")
+        return access
+    # `bind()` turns structlog's lazy proxy into the logger itself: one less hop per line.
+    fast: FilteringBoundLogger = structlog.wrap_logger(
+        structlog.BytesLogger(stdout),
+        processors=[*shared, structlog.processors.JSONRenderer(serializer=orjson.dumps)],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+    ).bind()
+    return fast
 
 
 def _dumps(obj: Any, **_: Any) -> str:

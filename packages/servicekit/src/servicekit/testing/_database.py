@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
+import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -68,10 +70,16 @@ class TestDatabase:
 
             raw = await connection.get_raw_connection()
 
-            async def joined_reader() -> Reader:
+            @asynccontextmanager
+            async def lend() -> AsyncIterator[asyncpg.Connection]:
                 # The test's own connection: reads see what the test and the
                 # requests before wrote, inside the transaction.
-                return Reader(raw.driver_connection, dialect=connection.dialect)
+                yield cast("asyncpg.Connection", raw.driver_connection)
+
+            reader = Reader(lend, dialect=connection.dialect)
+
+            async def joined_reader() -> Reader:
+                return reader
 
             app.dependency_overrides[unit_of_work] = joined_unit_of_work
             app.dependency_overrides[read_only] = joined_reader

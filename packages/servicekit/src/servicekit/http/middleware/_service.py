@@ -1,0 +1,170 @@
+"""`ServiceMiddleware`: everything a service does around every request, in one layer."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Final
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.typing import FilteringBoundLogger
+
+from servicekit.errors import AppError, BadRequest
+from servicekit.http._context import request_id_var
+from servicekit.http._problems import WrappedAppError, problem_response
+from servicekit.http.middleware._body_limit import counting, too_large
+from servicekit.http.middleware._headers import service_headers
+from servicekit.http.middleware._hosts import AllowedHosts
+from servicekit.observability import Metrics
+
+__all__ = ["ServiceMiddleware"]
+
+_SANE_REQUEST_ID: Final = re.compile(rb"[A-Za-z0-9._:@=+/-]{1,128}")
+_UNMATCHED_ROUTE: Final = "<unmatched>"
+
+_error_log = structlog.get_logger("servicekit.errors")
+
+
+class ServiceMiddleware:
+    """Request ids, timing, the security headers, limits, logs and metrics: one pure-ASGI layer.
+
+    For every HTTP request, reading its headers once and wrapping ``send`` once:
+
+    1. the request id: the client's ``X-Request-ID`` when sane (1 to 128 of
+       ``[A-Za-z0-9._:@=+/-]``), else a new one; bound into every log line and
+       problem, echoed in the response;
+    2. ``Host`` must be one of ``allowed_hosts`` (``*.example.com`` allowed), else 400;
+    3. a declared ``Content-Length`` over ``max_body_bytes`` is a 413 before anything
+       is read; a chunked body is counted as it is read and refused once over;
+    4. ``HEAD`` is answered as ``GET`` without the body (RFC 9110 §9.3.2);
+    5. every response gets ``X-Request-ID``, ``Server-Timing``, ``nosniff``,
+       ``no-referrer``, ``DENY``, and ``Cache-Control: no-store`` if the request
+       carried credentials and the endpoint set no ``Cache-Control``;
+    6. an exception nothing else handled is logged with its traceback and answered
+       with a 500 problem that reveals nothing of it;
+    7. one access log line (``quiet_paths`` at DEBUG) and the request's metrics.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        access_log: FilteringBoundLogger,
+        max_body_bytes: int,
+        allowed_hosts: Sequence[str] = ("*",),
+        quiet_paths: Sequence[str] = (),
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
+        self.max_body_bytes = max_body_bytes
+        self.hosts = None if "*" in allowed_hosts else AllowedHosts(allowed_hosts)
+        self.quiet_paths = frozenset(quiet_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started_at = time.perf_counter()
+        host, length, client_id, credentials, chunked = _read(scope["headers"])
+        sane = client_id is not None and _SANE_REQUEST_ID.fullmatch(client_id)
+        request_id = client_id.decode("latin-1") if sane and client_id else secrets.token_hex(16)
+        encoded_id = request_id.encode("latin-1")
+        id_token = request_id_var.set(request_id)
+        log_tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        method = scope["method"]
+        head = method == "HEAD"
+        # A copy for HEAD: the server keeps reading its own scope (uvicorn sends
+        # no body for a HEAD only while its scope still says HEAD).
+        inner = {**scope, "method": "GET"} if head else scope
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = service_headers(
+                    message.get("headers", ()),
+                    request_id=encoded_id,
+                    elapsed_ms=(time.perf_counter() - started_at) * 1000,
+                    credentials=credentials,
+                )
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        try:
+            refusal = self._refusal(host, length)
+            if refusal is not None:
+                await problem_response(refusal, instance=scope["path"])(
+                    scope, receive, send_with_headers
+                )
+            else:
+                if chunked and length is None:
+                    receive = counting(receive, self.max_body_bytes)
+                await self.app(inner, receive, send_with_headers)
+        except WrappedAppError as exc:
+            # The body limit, where no handler caught it.
+            if response_started:
+                raise
+            await problem_response(exc.error, instance=scope["path"])(
+                scope, receive, send_with_headers
+            )
+        except Exception:
+            _error_log.exception("unhandled_exception", method=method, path=scope["path"])
+            if not response_started:
+                await problem_response(AppError(), instance=scope["path"])(
+                    scope, receive, send_with_headers
+                )
+        finally:
+            seconds = time.perf_counter() - started_at
+            route = getattr(inner.get("route"), "path", None) or _UNMATCHED_ROUTE
+            self.metrics.observe_request(method, route, status, seconds)
+            access = self.access_log
+            log = access.debug if scope["path"] in self.quiet_paths else access.info
+            log(
+                "request",
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(seconds * 1000, 2),
+            )
+            structlog.contextvars.reset_contextvars(**log_tokens)
+            request_id_var.reset(id_token)
+
+    def _refusal(self, host: bytes | None, length: bytes | None) -> AppError | None:
+        """Why the request is refused before the app sees it, if it is."""
+        if self.hosts is not None and not self.hosts.allows(host):
+            return BadRequest("The Host header names a host this service does not serve.")
+        if length is not None:
+            if not length.isdigit():
+                return BadRequest("The Content-Length header is not a valid number.")
+            if int(length) > self.max_body_bytes:
+                return too_large(self.max_body_bytes)
+        return None
+
+
+def _read(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[bytes | None, bytes | None, bytes | None, bool, bool]:
+    """``Host``, ``Content-Length``, ``X-Request-ID``; credentials sent? chunked body?"""
+    host = length = request_id = None
+    credentials = chunked = False
+    for name, value in headers:
+        if name == b"host":
+            host = value
+        elif name == b"content-length":
+            length = value
+        elif name == b"x-request-id":
+            request_id = value
+        elif name == b"authorization":
+            credentials = True
+        elif name == b"transfer-encoding":
+            chunked = True
+    return host, length, request_id, credentials, chunked
