@@ -23,12 +23,14 @@ AUDIENCE = "api"
 
 
 class StaticKeys:
-    """A key source holding fixed keys."""
+    """A key source holding fixed keys; it counts how often it is asked."""
 
     def __init__(self, keys: dict[str, Ed25519PublicKey]) -> None:
         self.keys = keys
+        self.asked = 0
 
     async def get_key(self, kid: str) -> Ed25519PublicKey | None:
+        self.asked += 1
         return self.keys.get(kid)
 
 
@@ -49,6 +51,74 @@ _ATTACKER_JWK = jwt.algorithms.OKPAlgorithm.to_jwk(_ATTACKER.public_key(), as_di
 
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+class TestAcceptedTokenCache:
+    """A token once accepted is not checked again until it expires."""
+
+    @pytest.fixture
+    def keys(self, tokens: TokenFactory) -> StaticKeys:
+        return StaticKeys({tokens.kid: tokens.private_key.public_key()})
+
+    async def test_the_same_token_again_skips_the_signature_check(
+        self, tokens: TokenFactory, keys: StaticKeys
+    ) -> None:
+        verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, leeway=30)
+        token = tokens.issue()
+
+        first = await verifier.verify(token)
+        second = await verifier.verify(token)
+
+        assert second == first
+        assert keys.asked == 1
+
+    async def test_a_remembered_token_is_refused_once_it_expires(
+        self, tokens: TokenFactory, keys: StaticKeys
+    ) -> None:
+        now = [time.time()]
+        verifier = TokenVerifier(
+            keys, issuer=ISSUER, audience=AUDIENCE, leeway=30, clock=lambda: now[0]
+        )
+        token = tokens.issue(ttl=60)
+        await verifier.verify(token)
+        now[0] += 60 + 31  # past its expiry and the leeway
+
+        with pytest.raises(InvalidToken, match="expired"):
+            await verifier.verify(token)
+
+    async def test_size_zero_remembers_nothing(
+        self, tokens: TokenFactory, keys: StaticKeys
+    ) -> None:
+        verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, leeway=30, cache_size=0)
+        token = tokens.issue()
+
+        await verifier.verify(token)
+        await verifier.verify(token)
+
+        assert keys.asked == 2
+
+    async def test_it_holds_at_most_its_size_forgetting_the_oldest(
+        self, tokens: TokenFactory, keys: StaticKeys
+    ) -> None:
+        verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, leeway=30, cache_size=2)
+        first, second, third = tokens.issue(), tokens.issue(), tokens.issue()
+        for token in (first, second, third):
+            await verifier.verify(token)
+
+        await verifier.verify(third)
+        assert keys.asked == 3
+        await verifier.verify(first)
+        assert keys.asked == 4
+
+    async def test_a_refused_token_stays_refused(
+        self, tokens: TokenFactory, keys: StaticKeys
+    ) -> None:
+        verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, leeway=30)
+        forged = tokens.issue(key=_ATTACKER)
+
+        for _ in range(2):
+            with pytest.raises(InvalidToken, match="signature"):
+                await verifier.verify(forged)
 
 
 class TestTokenVerifier:

@@ -70,6 +70,7 @@ async def open_service_state(
             issuer=token.issuer,
             audience=token.audience,
             leeway=token.leeway,
+            cache_size=token.cache_size,
             cache_ttl=jwks.cache_ttl,
             fetch_timeout=jwks.fetch_timeout,
         ) as verifier,

@@ -68,6 +68,7 @@ async def _lifespan(settings: UsersSettings) -> AsyncIterator[UsersState]:
                 issuer=settings.token.issuer,
                 audience=settings.token.audience,
                 leeway=settings.token.leeway,
+                cache_size=settings.token.cache_size,
             ),
             settings=settings,
             keyring=keyring,

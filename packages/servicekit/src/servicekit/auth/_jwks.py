@@ -133,6 +133,7 @@ async def open_jwks_verifier(
     leeway: int,
     cache_ttl: float,
     fetch_timeout: float,
+    cache_size: int = 10_000,
 ) -> AsyncIterator[TokenVerifier]:
     """A verifier of tokens signed with the keys published at ``jwks_url``.
 
@@ -143,6 +144,8 @@ async def open_jwks_verifier(
         keys = JwksKeySource(jwks_url, http=http, cache_ttl=cache_ttl)
         await keys.refresh()
         try:
-            yield TokenVerifier(keys, issuer=issuer, audience=audience, leeway=leeway)
+            yield TokenVerifier(
+                keys, issuer=issuer, audience=audience, leeway=leeway, cache_size=cache_size
+            )
         finally:
             await keys.aclose()

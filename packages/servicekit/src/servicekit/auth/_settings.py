@@ -27,6 +27,8 @@ class TokenSettings(SettingsSection):
     """The ``aud`` claim: the APIs a token is meant for."""
     leeway: int = Field(default=30, ge=0, le=MAX_LEEWAY_SECONDS)
     """Seconds of clock skew tolerated on ``exp`` and ``iat`` (at most 60)."""
+    cache_size: int = Field(default=10_000, ge=0)
+    """Verified tokens remembered until they expire (a check skipped per request); 0: none."""
 
 
 def _http_url(value: str) -> str:
