@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy import bindparam, column, select, table, text
+from sqlalchemy import bindparam, column, insert, select, table, text
 
 from servicekit.app import create_service_app
 from servicekit.auth import JwksSettings, TokenSettings
 from servicekit.db import Query
 from servicekit.errors import Conflict
-from servicekit.http import CurrentPrincipal, DbReader, DbSession, ServiceRouter
+from servicekit.http import CurrentPrincipal, DbReader, DbSession, DbTransaction, ServiceRouter
 from servicekit.settings import (
     DatabaseSettings,
     LogSettings,
@@ -81,6 +81,20 @@ async def list_notes(session: DbSession) -> list[str]:
 
 
 _NOTES = table("notes", column("id"), column("body"))
+_INSERT_NOTE = Query(insert(_NOTES).values(body=bindparam("body")).returning(_NOTES.c.id))
+
+
+@router.post("/tx/notes", status_code=201)
+async def create_note_in_a_transaction(
+    data: NoteCreate, transaction: DbTransaction
+) -> dict[str, Any]:
+    """`create_note`, on the request's `Transaction` instead of the session."""
+    row = await transaction.one(_INSERT_NOTE, body=data.body)
+    if data.fail_after_insert:
+        raise Conflict("Failed on purpose after the insert.")
+    return {"id": row["id"] if row else None, "body": data.body}
+
+
 _BODIES = Query(select(_NOTES.c.body).order_by(_NOTES.c.id))
 _BODIES_LIKE = Query(
     select(_NOTES.c.body).where(_NOTES.c.body == bindparam("body")).order_by(_NOTES.c.id)

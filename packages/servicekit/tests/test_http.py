@@ -247,11 +247,14 @@ class TestCors:
         assert "access-control-allow-origin" not in response.headers
 
 
+@pytest.mark.parametrize("path", ["/notes", "/tx/notes"], ids=["session", "transaction"])
 class TestUnitOfWork:
+    """The request's unit of work, an ORM session (DbSession) or a Transaction (DbTransaction)."""
+
     async def test_committed_before_the_response(
-        self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
+        self, path: str, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
     ) -> None:
-        response = await demo_client.post("/notes", json={"body": "hello"})
+        response = await demo_client.post(path, json={"body": "hello"})
 
         assert response.status_code == 201
         assert (
@@ -260,22 +263,20 @@ class TestUnitOfWork:
         )
 
     async def test_an_error_rolls_back_what_the_request_wrote(
-        self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
+        self, path: str, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
     ) -> None:
-        response = await demo_client.post(
-            "/notes", json={"body": "doomed", "fail_after_insert": True}
-        )
+        response = await demo_client.post(path, json={"body": "doomed", "fail_after_insert": True})
 
         assert response.status_code == 409
         assert await notes.fetchval("SELECT count(*) FROM notes WHERE body = 'doomed'") == 0
 
     async def test_a_failed_commit_is_an_error_response_never_a_2xx(
-        self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
+        self, path: str, demo_client: httpx.AsyncClient, notes: asyncpg.Connection
     ) -> None:
-        await demo_client.post("/notes", json={"body": "once"})
+        await demo_client.post(path, json={"body": "once"})
 
         # The deferred constraint passes the insert and fails the commit.
-        response = await demo_client.post("/notes", json={"body": "once"})
+        response = await demo_client.post(path, json={"body": "once"})
 
         assert response.status_code == 409
         assert response.json()["detail"] == "A note with this body already exists."

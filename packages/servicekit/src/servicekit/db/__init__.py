@@ -1,8 +1,9 @@
 """PostgreSQL access for services: the engine and sessions, the schema, databases.
 
 - `open_database`: the process's `Database` (one pool, one session factory),
-  opened in the lifespan; `Query` and `Reader`: hot reads compiled once and run
-  outside any transaction, on the pool's asyncpg connections;
+  opened in the lifespan; `Query`, `Reader` and `Transaction`: the hot path's
+  statements, compiled once and run on the pool's asyncpg connections (reads in
+  no transaction; writes in the request's);
 - `ServiceModel` and `service_metadata`: what a service's declarative base is
   made of; `Migrations`: its tables and the Alembic revisions that build them;
 - `ensure_database`: create a service's (or a test run's) database;
@@ -15,7 +16,7 @@ from servicekit.db._database import Database, ServiceModel, open_database, servi
 from servicekit.db._errors import client_error
 from servicekit.db._migrations import Migrations
 from servicekit.db._provisioning import ensure_database
-from servicekit.db._reads import Query, Reader
+from servicekit.db._statements import Query, Reader, Transaction
 
 __all__ = [
     "Database",
@@ -23,6 +24,7 @@ __all__ = [
     "Query",
     "Reader",
     "ServiceModel",
+    "Transaction",
     "client_error",
     "ensure_database",
     "open_database",

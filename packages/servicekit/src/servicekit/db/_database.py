@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar, Final
 
 import sqlalchemy.exc
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from servicekit.db._reads import Reader, reader_of
+from servicekit.db._statements import Reader, Transaction, reader_of, transaction_on
 from servicekit.settings import DatabaseSettings
 
 __all__ = ["Database", "ServiceModel", "open_database", "service_metadata"]
@@ -66,6 +66,10 @@ class Database:
         )
         self.reader: Reader = reader_of(engine)
         """Reads outside any transaction (see `Query`)."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A unit of work on a pooled connection (see `Query`): committed, or rolled back."""
+        return transaction_on(self.engine)
 
     async def ping(self) -> None:
         """Run a trivial statement; raises if the database does not answer."""

@@ -20,7 +20,9 @@ from servicekit.http._dependencies import (
     CurrentPrincipal,
     DbReader,
     DbSession,
+    DbTransaction,
     read_only,
+    transaction,
     unit_of_work,
 )
 from servicekit.http._health import health_router
@@ -41,6 +43,7 @@ __all__ = [
     "CurrentPrincipal",
     "DbReader",
     "DbSession",
+    "DbTransaction",
     "ProblemDetails",
     "ServiceRoute",
     "ServiceRouter",
@@ -55,5 +58,6 @@ __all__ = [
     "problem_response",
     "problem_responses",
     "read_only",
+    "transaction",
     "unit_of_work",
 ]

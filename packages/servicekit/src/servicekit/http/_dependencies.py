@@ -3,6 +3,8 @@
 - `DbSession`: the request's unit of work. It commits after the endpoint
   returns and before the response is sent; if the commit fails, the client gets
   an error response, never a 2xx for lost data. Any exception rolls it back.
+- `DbTransaction`: the same unit of work as a `Transaction` on one pooled
+  asyncpg connection, for hot paths: Core statements, no ORM (a fifth of the cost).
 - `DbReader`: for an endpoint that only reads, a `Reader` on a pooled connection
   in no transaction: one round trip per query, nothing to commit.
 - `CurrentPrincipal`: the verified caller, or a 401 with ``WWW-Authenticate``.
@@ -18,11 +20,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import InvalidToken, Principal
-from servicekit.db import Reader
+from servicekit.db import Reader, Transaction
 from servicekit.errors import Unauthorized
 from servicekit.state import service_state
 
-__all__ = ["CurrentPrincipal", "DbReader", "DbSession", "read_only", "unit_of_work"]
+__all__ = [
+    "DATABASE_DEPENDENCIES",
+    "CurrentPrincipal",
+    "DbReader",
+    "DbSession",
+    "DbTransaction",
+    "read_only",
+    "transaction",
+    "unit_of_work",
+]
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -35,6 +46,12 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     async with service_state(request).database.sessionmaker() as session:
         yield session
         await session.commit()
+
+
+async def transaction(request: Request) -> AsyncIterator[Transaction]:
+    """The request's transaction, committed when the endpoint has returned."""
+    async with service_state(request).database.transaction() as unit:
+        yield unit
 
 
 async def read_only(request: Request) -> Reader:
@@ -62,5 +79,8 @@ async def _current_principal(
 # `scope="function"` ends the session right after the endpoint, before the
 # response is sent, so the commit's outcome decides the response.
 DbSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+DbTransaction = Annotated[Transaction, Depends(transaction, scope="function")]
 DbReader = Annotated[Reader, Depends(read_only)]
+DATABASE_DEPENDENCIES = (unit_of_work, transaction, read_only)
+"""What an endpoint uses the database through (so it can answer 503)."""
 CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]

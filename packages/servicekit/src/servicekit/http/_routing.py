@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from servicekit.errors import UnsupportedMediaType
-from servicekit.http._dependencies import unit_of_work
+from servicekit.http._dependencies import DATABASE_DEPENDENCIES
 from servicekit.http._openapi import problem_responses
 
 __all__ = ["ServiceRoute", "ServiceRouter"]
@@ -30,13 +30,13 @@ _FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded", "multipart/
 class ServiceRoute(APIRoute):
     """An API route that checks the media type of request bodies.
 
-    A route whose dependencies include the unit of work documents the 503 it
-    answers when the database does not.
+    A route that uses the database (a unit of work, a transaction, a reader)
+    documents the 503 it answers when the database does not.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
-        if _depends_on(self.dependant, unit_of_work):
+        if any(_depends_on(self.dependant, use) for use in DATABASE_DEPENDENCIES):
             self.responses.setdefault(503, problem_responses(503)[503])
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

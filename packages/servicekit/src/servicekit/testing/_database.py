@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from servicekit.db import Migrations, Reader, ensure_database
-from servicekit.http import read_only, unit_of_work
+from servicekit.db import Migrations, Reader, Transaction, ensure_database
+from servicekit.http import read_only, transaction, unit_of_work
 
 __all__ = ["TestDatabase", "prepare_database"]
 
@@ -44,8 +44,9 @@ class TestDatabase:
 
     SQLAlchemy's "join a session into an external transaction" recipe: the
     test and every request of the app under test share one connection and its
-    outer transaction; each unit of work commits a savepoint, each reader reads
-    on that connection; the outer transaction is rolled back when the test ends.
+    outer transaction; each unit of work (session or transaction) commits a
+    savepoint, each reader reads on that connection; the outer transaction is
+    rolled back when the test ends.
     """
 
     __test__ = False  # not a test class, despite its name
@@ -58,7 +59,10 @@ class TestDatabase:
     async def rollback(self, app: FastAPI) -> AsyncIterator[AsyncSession]:
         """A session for the test; ``app``'s requests join its transaction."""
         async with self.engine.connect() as connection:
-            transaction = await connection.begin()
+            outer = await connection.begin()
+            # SQLAlchemy begins on the driver lazily, at the first statement; begin
+            # now, so that a request's Transaction is a savepoint inside this one.
+            await connection.exec_driver_sql("SELECT 1")
             factory = async_sessionmaker(
                 bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
             )
@@ -81,15 +85,25 @@ class TestDatabase:
             async def joined_reader() -> Reader:
                 return reader
 
+            async def joined_transaction() -> AsyncIterator[Transaction]:
+                driver = cast("asyncpg.Connection", raw.driver_connection)
+                if not driver.is_in_transaction():
+                    raise RuntimeError("a test's request would commit for real")
+                # Inside the test's transaction, asyncpg makes this a savepoint.
+                async with driver.transaction():
+                    yield Transaction(driver, dialect=connection.dialect)
+
             app.dependency_overrides[unit_of_work] = joined_unit_of_work
             app.dependency_overrides[read_only] = joined_reader
+            app.dependency_overrides[transaction] = joined_transaction
             try:
                 async with factory() as session:
                     yield session
             finally:
                 app.dependency_overrides.pop(unit_of_work, None)
                 app.dependency_overrides.pop(read_only, None)
-                await transaction.rollback()
+                app.dependency_overrides.pop(transaction, None)
+                await outer.rollback()
 
     async def dispose(self) -> None:
         """Close the engine."""

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import Header, Path, Query, Request, Response
 
 from items.item import service
 from items.item.cursor import Cursor, encode_cursor
 from items.item.etag import etag, if_none_match_matches
-from items.item.models import Item
 from items.item.repository import ItemFilter
 from items.item.schemas import ItemCreate, ItemRead, ItemUpdate
 from servicekit.errors import BadRequest
 from servicekit.http import (
     CurrentPrincipal,
     DbReader,
-    DbSession,
+    DbTransaction,
     ServiceRouter,
     json_response,
     problem_responses,
@@ -29,6 +28,8 @@ __all__ = ["router"]
 router = ServiceRouter(tags=["items"])
 
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The item's id.")]
+_ITEM: Final = "/items/{item_id}"
+"""The path of one item; ``Location`` is built from it (``url_for`` searches every route)."""
 IfMatch = Annotated[
     str | None,
     Header(description="Change only if the item is still at this ETag (else 412)."),
@@ -44,16 +45,17 @@ IfMatch = Annotated[
 )
 async def create_item(
     data: ItemCreate,
-    db: DbSession,
+    transaction: DbTransaction,
     principal: CurrentPrincipal,
     request: Request,
-    response: Response,
-) -> Item:
+) -> Response:
     """Create an item owned by the caller."""
-    item = await service.create_item(db, principal, data)
-    response.headers["Location"] = str(request.url_for("get_item", item_id=item.id))
-    response.headers["ETag"] = etag(item.version)
-    return item
+    item = await service.create_item(transaction, principal, data)
+    headers = {
+        "Location": str(request.base_url).rstrip("/") + _ITEM.format(item_id=item["id"]),
+        "ETag": etag(item["version"]),
+    }
+    return json_response(dict(item), status_code=201, headers=headers)
 
 
 @router.get(
@@ -97,7 +99,7 @@ async def list_items(
 
 
 @router.get(
-    "/items/{item_id}",
+    _ITEM,
     response_model=ItemRead,
     summary="Get an item",
     responses={
@@ -119,7 +121,7 @@ async def get_item(
 
 
 @router.patch(
-    "/items/{item_id}",
+    _ITEM,
     response_model=ItemRead,
     summary="Change an item",
     responses=problem_responses(401, 403, 404, 412),
@@ -127,26 +129,27 @@ async def get_item(
 async def update_item(
     item_id: ItemId,
     data: ItemUpdate,
-    db: DbSession,
+    transaction: DbTransaction,
     principal: CurrentPrincipal,
-    response: Response,
     if_match: IfMatch = None,
-) -> Item:
+) -> Response:
     """Change the fields sent (owner or admin); `version` goes up by one."""
-    item = await service.update_item(db, principal, item_id, data, if_match=if_match)
-    response.headers["ETag"] = etag(item.version)
-    return item
+    item = await service.update_item(transaction, principal, item_id, data, if_match=if_match)
+    return json_response(dict(item), headers={"ETag": etag(item["version"])})
 
 
 @router.delete(
-    "/items/{item_id}",
+    _ITEM,
     status_code=204,
     summary="Delete an item",
     responses=problem_responses(401, 403, 404, 412),
 )
 async def delete_item(
-    item_id: ItemId, db: DbSession, principal: CurrentPrincipal, if_match: IfMatch = None
+    item_id: ItemId,
+    transaction: DbTransaction,
+    principal: CurrentPrincipal,
+    if_match: IfMatch = None,
 ) -> Response:
     """Delete the item (owner or admin)."""
-    await service.delete_item(db, principal, item_id, if_match=if_match)
+    await service.delete_item(transaction, principal, item_id, if_match=if_match)
     return Response(status_code=204)

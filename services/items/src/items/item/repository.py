@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Final
+from typing import Final, cast
 
 import asyncpg
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 
 from items.item.models import Item
-from servicekit.db import Query, Reader
+from servicekit.db import Query, Reader, Transaction
 
-__all__ = ["PUBLIC_COLUMNS", "ItemFilter", "ItemReads", "ItemRepository"]
+__all__ = ["PUBLIC_COLUMNS", "ItemFilter", "ItemReads", "ItemWrites"]
 
-_ITEMS: Final = Item.__table__
+_ITEMS: Final = cast("Table", Item.__table__)
 PUBLIC_COLUMNS: Final = tuple(
     _ITEMS.c[name]
     for name in ("id", "name", "description", "owner_id", "version", "created_at", "updated_at")
 )
 """What clients see of an item (`ItemRead`'s fields, in its order): what reads select."""
 _GET: Final = Query(select(*PUBLIC_COLUMNS).where(_ITEMS.c.id == bindparam("item_id")))
+_LOCK: Final = Query(
+    select(*PUBLIC_COLUMNS).where(_ITEMS.c.id == bindparam("item_id")).with_for_update()
+)
+_INSERT: Final = Query(
+    insert(_ITEMS)
+    .values(
+        name=bindparam("name"),
+        description=bindparam("description"),
+        owner_id=bindparam("owner_id"),
+    )
+    .returning(*PUBLIC_COLUMNS)
+)
+_DELETE: Final = Query(delete(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")))
+_CHANGEABLE: Final = frozenset({"name", "description"})
 
 
 @dataclass(frozen=True)
@@ -33,28 +47,37 @@ class ItemFilter:
     name_contains: str | None = None
 
 
-class ItemRepository:
-    """Reads and writes ``items`` rows in the request's database session."""
+class ItemWrites:
+    """Writes of ``items`` in the request's transaction; rows as clients see them."""
 
-    def __init__(self, db: AsyncSession) -> None:
-        self.db = db
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
-    async def add(self, item: Item) -> Item:
-        """Insert ``item``, filling in its id and defaults."""
-        self.db.add(item)
-        await self.db.flush()
-        return item
+    async def insert(
+        self, *, name: str, description: str | None, owner_id: uuid.UUID
+    ) -> asyncpg.Record:
+        """Insert an item (a violated constraint raises: a 409)."""
+        row = await self.transaction.one(
+            _INSERT, name=name, description=description, owner_id=owner_id
+        )
+        if row is None:
+            raise RuntimeError("INSERT … RETURNING returned no row")
+        return row
 
-    async def get(self, item_id: int, *, for_update: bool = False) -> Item | None:
-        """The item ``item_id``; ``for_update`` locks its row until the transaction ends."""
-        statement = select(Item).where(Item.id == item_id)
-        if for_update:
-            statement = statement.with_for_update()
-        return (await self.db.scalars(statement)).one_or_none()
+    async def lock(self, item_id: int) -> asyncpg.Record | None:
+        """The item ``item_id``, its row locked until the transaction ends."""
+        return await self.transaction.one(_LOCK, item_id=item_id)
 
-    async def delete(self, item: Item) -> None:
-        await self.db.delete(item)
-        await self.db.flush()
+    async def update(self, item_id: int, changes: Mapping[str, object]) -> asyncpg.Record:
+        """Apply ``changes`` (a subset of name and description); the version goes up by one."""
+        row = await self.transaction.one(_update(frozenset(changes)), item_id=item_id, **changes)
+        if row is None:
+            raise RuntimeError(f"item {item_id} vanished under its lock")
+        return row
+
+    async def delete(self, item_id: int) -> None:
+        """Delete the item ``item_id``."""
+        await self.transaction.execute(_DELETE, item_id=item_id)
 
 
 class ItemReads:
@@ -86,6 +109,22 @@ class ItemReads:
             offset=offset,
             limit=limit,
         )
+
+
+@cache
+def _update(fields: frozenset[str]) -> Query:
+    """The update of these fields (a subset of `_CHANGEABLE`), compiled on first use."""
+    if not fields <= _CHANGEABLE:
+        raise ValueError(f"items cannot change {sorted(fields - _CHANGEABLE)}")
+    return Query(
+        update(_ITEMS)
+        .where(_ITEMS.c.id == bindparam("item_id"))
+        .values(
+            {_ITEMS.c[name]: bindparam(name) for name in sorted(fields)}
+            | {_ITEMS.c.version: _ITEMS.c.version + 1, _ITEMS.c.updated_at: func.now()}
+        )
+        .returning(*PUBLIC_COLUMNS)
+    )
 
 
 @cache

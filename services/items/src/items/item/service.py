@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from items.item.etag import etag, if_match_holds
-from items.item.models import Item
-from items.item.repository import ItemFilter, ItemReads, ItemRepository
+from items.item.repository import ItemFilter, ItemReads, ItemWrites
 from items.item.schemas import ItemCreate, ItemUpdate
 from servicekit.auth import Principal
-from servicekit.db import Reader
+from servicekit.db import Reader, Transaction
 from servicekit.errors import Forbidden, NotFound, PreconditionFailed
 
 __all__ = ["create_item", "delete_item", "get_item", "list_items", "update_item"]
 
 
-async def create_item(db: AsyncSession, principal: Principal, data: ItemCreate) -> Item:
+async def create_item(
+    transaction: Transaction, principal: Principal, data: ItemCreate
+) -> asyncpg.Record:
     """A new item owned by the caller."""
-    item = Item(name=data.name, description=data.description, owner_id=principal.user_id)
-    return await ItemRepository(db).add(item)
+    return await ItemWrites(transaction).insert(
+        name=data.name, description=data.description, owner_id=principal.user_id
+    )
 
 
 async def get_item(reader: Reader, item_id: int) -> asyncpg.Record:
@@ -38,43 +39,40 @@ async def list_items(
 
 
 async def update_item(
-    db: AsyncSession,
+    transaction: Transaction,
     principal: Principal,
     item_id: int,
     data: ItemUpdate,
     *,
     if_match: str | None,
-) -> Item:
+) -> asyncpg.Record:
     """Apply the fields sent; the version goes up by one if anything was sent."""
-    item = await _writable(db, principal, item_id, if_match=if_match)
+    item = await _writable(transaction, principal, item_id, if_match=if_match)
     changes = data.model_dump(exclude_unset=True)
-    if changes:
-        for field, value in changes.items():
-            setattr(item, field, value)
-        item.version += 1
-        await db.flush()
-    return item
+    if not changes:
+        return item
+    return await ItemWrites(transaction).update(item_id, changes)
 
 
 async def delete_item(
-    db: AsyncSession, principal: Principal, item_id: int, *, if_match: str | None
+    transaction: Transaction, principal: Principal, item_id: int, *, if_match: str | None
 ) -> None:
-    item = await _writable(db, principal, item_id, if_match=if_match)
-    await ItemRepository(db).delete(item)
+    await _writable(transaction, principal, item_id, if_match=if_match)
+    await ItemWrites(transaction).delete(item_id)
 
 
 async def _writable(
-    db: AsyncSession, principal: Principal, item_id: int, *, if_match: str | None
-) -> Item:
+    transaction: Transaction, principal: Principal, item_id: int, *, if_match: str | None
+) -> asyncpg.Record:
     """The item, locked for this transaction, if the caller may change it as asked."""
-    item = await ItemRepository(db).get(item_id, for_update=True)
+    item = await ItemWrites(transaction).lock(item_id)
     if item is None:
         raise NotFound(f"No item {item_id}.")
-    if item.owner_id != principal.user_id and not principal.is_admin:
+    if item["owner_id"] != principal.user_id and not principal.is_admin:
         raise Forbidden("Only the owner of an item or an admin may change it.")
-    current = etag(item.version)
+    current = etag(item["version"])
     if not if_match_holds(if_match, current):
         raise PreconditionFailed(
-            f"The item is at version {item.version} ({current}); read it again and retry."
+            f"The item is at version {item['version']} ({current}); read it again and retry."
         )
     return item
