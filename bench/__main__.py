@@ -57,7 +57,11 @@ MODES: Final = {
 }
 _CORE_SCENARIOS: Final = ("get_item", "list", "create")
 # The service with one feature off: (label, what is off, settings).
-_VARIANTS: Final = (("items-no-access-log", "no access log", {"ITEMS_LOG_LEVEL": "WARNING"}),)
+_VARIANTS: Final = (
+    ("items-no-access-log", "no access log", {"ITEMS_LOG_LEVEL": "WARNING"}),
+    ("items-no-metrics", "no metrics", {"ITEMS_METRICS_ENABLED": "false"}),
+    ("items-no-token-cache", "every token checked", {"ITEMS_TOKEN_CACHE_SIZE": "0"}),
+)
 _FEATURE_SWITCHES: Final = frozenset(label for label, _, _ in _VARIANTS)
 
 

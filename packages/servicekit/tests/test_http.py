@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from kit_demo import create_demo_app, demo_settings
 
 from servicekit.devstack import free_port
-from servicekit.settings import DatabaseSettings, HttpSettings, RedisSettings
+from servicekit.settings import DatabaseSettings, HttpSettings, MetricsSettings, RedisSettings
 from servicekit.testing import TokenFactory, app_client
 
 
@@ -404,6 +404,16 @@ class TestDependenciesDown:
 
 
 class TestMetrics:
+    async def test_switched_off_nothing_is_counted_or_served(
+        self, database_url: str, redis_url: str, jwks_url: str
+    ) -> None:
+        settings = demo_settings(
+            database_url, redis_url, jwks_url, metrics=MetricsSettings(enabled=False)
+        )
+        async with app_client(create_demo_app(settings)) as client:
+            assert (await client.get("/health/live")).status_code == 200
+            assert (await client.get("/metrics")).status_code == 404
+
     async def test_counts_requests_by_route_template_and_status(
         self, demo_client: httpx.AsyncClient
     ) -> None:

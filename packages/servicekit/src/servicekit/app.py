@@ -65,7 +65,7 @@ def create_service_app(
     access_log = configure_logging(
         level=settings.log.level, format=settings.log.format, service=name
     )
-    metrics = Metrics()
+    metrics = Metrics(enabled=settings.metrics.enabled)
 
     @asynccontextmanager
     async def app_lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -88,7 +88,7 @@ def create_service_app(
     _require_service_routes(routers)
     every_router = [
         health_router(check_timeout=settings.health.check_timeout),
-        metrics_router(metrics),
+        *([metrics_router(metrics)] if metrics.enabled else []),
         *routers,
     ]
     for router in every_router:

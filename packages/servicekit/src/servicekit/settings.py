@@ -30,6 +30,7 @@ __all__ = [
     "HealthSettings",
     "HttpSettings",
     "LogSettings",
+    "MetricsSettings",
     "RedisSettings",
     "ServerSettings",
     "ServiceSettings",
@@ -167,6 +168,15 @@ class LogSettings(SettingsSection):
     """Lowest level written: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
 
 
+class MetricsSettings(SettingsSection):
+    """The Prometheus metrics."""
+
+    env_prefix = "METRICS_"
+
+    enabled: bool = True
+    """Count every request and serve ``/metrics``; off, neither (to measure what they cost)."""
+
+
 class HealthSettings(SettingsSection):
     """The readiness probe."""
 
@@ -208,6 +218,7 @@ class ServiceSettings(BaseSettings):
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
     health: HealthSettings = HealthSettings()
+    metrics: MetricsSettings = MetricsSettings()
     server: ServerSettings = ServerSettings()
 
     @classmethod

@@ -27,7 +27,8 @@ _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 class Metrics:
     """The metrics registry of one app and the instruments every service has."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.registry = CollectorRegistry()
         self._requests = Counter(
             "http_requests_total",
@@ -48,7 +49,9 @@ class Metrics:
         self._pool_collector: _PoolCollector | None = None
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one finished request and its duration."""
+        """Count one finished request and its duration (unless metrics are off)."""
+        if not self.enabled:
+            return
         key = (method, route, status)
         children = self._children.get(key)
         if children is None:
