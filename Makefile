@@ -17,7 +17,7 @@ SOURCES := packages services tests bench
 # Test directories hold same-named modules (conftest, test_migrations): type-check each alone.
 TEST_DIRS := packages/servicekit/tests services/users/tests services/items/tests tests
 
-.PHONY: help run test bench bench-full check fmt migrate revision clean sync
+.PHONY: help run test bench bench-full bench-soak check fmt migrate revision clean sync
 
 help: ## Show the targets
 	@echo "Usage: make <target>"
@@ -34,6 +34,9 @@ bench: sync ## Benchmark the items service against a raw reference, same run (qu
 
 bench-full: sync ## The full benchmark: every scenario and feature switch, 1,000,000 items
 	@$(RUN) python -m bench --full $(BENCH_ARGS)
+
+bench-soak: sync ## Memory of one service process over 2,000,000 requests (about 30 minutes)
+	@$(RUN) python -m bench --soak 2000000 $(BENCH_ARGS)
 
 check: sync ## Verify formatting, lint, types, import boundaries and the lock (changes nothing)
 	$(UV) lock --check

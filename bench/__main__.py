@@ -14,14 +14,16 @@ to ``bench/results/<date>-<mode>.json`` (every raw measurement) and a PNG chart.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from bench.load import Measurement, Settings, measure, require_wrk
-from bench.report import chart, markdown, rows, save
+from bench.report import chart, machine, markdown, rows, save
 from bench.scenarios import SCENARIOS
 from bench.stack import running_stack
 from bench.targets import Target, baseline, reference, service
@@ -62,6 +64,7 @@ _VARIANTS: Final = (
     ("items-no-metrics", "no metrics", {"ITEMS_METRICS_ENABLED": "false"}),
     ("items-no-token-cache", "every token checked", {"ITEMS_TOKEN_CACHE_SIZE": "0"}),
 )
+_SOAK_SCENARIOS: Final = ("get_item", "list", "create")
 _FEATURE_SWITCHES: Final = frozenset(label for label, _, _ in _VARIANTS)
 
 
@@ -87,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="REV",
         help="also measure the items service as it was at git revision REV (e.g. HEAD~1)",
     )
+    parser.add_argument(
+        "--soak",
+        type=int,
+        metavar="REQUESTS",
+        help="instead: drive the service with this many requests (get, list and create in "
+        "turn) and record its memory along the way",
+    )
     parser.add_argument("--out", type=Path, default=_RESULTS, help="where results go")
     args = parser.parse_args(argv)
     require_wrk()
@@ -106,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     rounds = args.rounds or mode.rounds
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.soak:
+        _soak(args.soak, app_cpu, other_cpu, settings, args.out)
+        return
     with running_stack(rows=mode.rows, db_cpu=other_cpu) as stack:
         targets = [
             reference(stack),
@@ -138,6 +151,48 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     chart(table, path.with_suffix(".png"), title=f"items vs raw reference ({path.stem})")
     _say(f"\nresults: {path}\nchart:   {path.with_suffix('.png')}")
+
+
+def _soak(
+    total: int, app_cpu: int | None, other_cpu: int | None, settings: Settings, out: Path
+) -> None:
+    """Memory of one service process over ``total`` requests: RSS after every chunk."""
+    samples: list[dict[str, float]] = []
+    with running_stack(rows=100_000, db_cpu=other_cpu) as stack:
+        target = service(stack, label="items", description="the items service, soaked")
+        target.start(cpu=app_cpu, log=Path(os.devnull))
+        try:
+            done = 0
+            chunk = Settings(
+                connections=settings.connections, seconds=30, warmup=0, wrk_cpu=settings.wrk_cpu
+            )
+            while done < total:
+                name = _SOAK_SCENARIOS[len(samples) % len(_SOAK_SCENARIOS)]
+                result = measure(
+                    target,
+                    SCENARIOS[name],
+                    round_=0,
+                    ids=stack.rows,
+                    token=stack.token,
+                    settings=chunk,
+                )
+                done += result.requests
+                samples.append({"requests": done, "rss_mb": result.app_rss_mb, "rps": result.rps})
+                _say(f"{done:>10,} requests  RSS {result.app_rss_mb:6.1f} MB  ({name})")
+        finally:
+            target.stop()
+    early = next((s for s in samples if s["requests"] >= total / 4), samples[0])
+    growth = 100 * (samples[-1]["rss_mb"] - early["rss_mb"]) / early["rss_mb"]
+    _say(
+        f"\nRSS {early['rss_mb']:.1f} MB at {early['requests']:,.0f} requests, "
+        f"{samples[-1]['rss_mb']:.1f} MB at {samples[-1]['requests']:,.0f}: {growth:+.1f}%"
+    )
+    path = out / f"{datetime.now(UTC):%Y-%m-%d}-soak.json"
+    path.write_text(
+        json.dumps({"machine": machine(), "samples": samples, "growth_percent": growth}, indent=2)
+        + "\n"
+    )
+    _say(f"results: {path}")
 
 
 def _variant(text: str) -> tuple[str, str, dict[str, str]]:
