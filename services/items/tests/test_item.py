@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from item_factories import Caller, create_item
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +17,7 @@ from items.item.cursor import encode_cursor
 from items.item.models import Item
 from items.item.repository import PUBLIC_COLUMNS
 from items.item.schemas import ItemRead
+from servicekit.http import json_bytes
 from servicekit.testing import TokenFactory
 
 
@@ -553,3 +556,21 @@ class TestDeleteItem:
 def test_reads_select_exactly_what_clients_see() -> None:
     """Hot reads send rows as they come: their columns are `ItemRead`'s fields, in order."""
     assert [column.name for column in PUBLIC_COLUMNS] == list(ItemRead.model_fields)
+
+
+@pytest.mark.parametrize("microsecond", [0, 1, 999_999])
+@pytest.mark.parametrize("name", ["Lamp", 'Ünïcode \u2028 "quoted" \\ <b>'])
+def test_rows_render_to_the_bytes_itemread_would(microsecond: int, name: str) -> None:
+    """Hot paths send orjson bytes of rows instead of serialising `ItemRead`: the same bytes."""
+    moment = datetime(2026, 12, 2, 3, 52, 19, microsecond, tzinfo=UTC)
+    row = {
+        "id": 2**40,
+        "name": name,
+        "description": None,
+        "owner_id": uuid.uuid4(),
+        "version": 2**31,
+        "created_at": moment,
+        "updated_at": moment,
+    }
+
+    assert json_bytes(row) == TypeAdapter(ItemRead).dump_json(ItemRead.model_validate(row))
