@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -49,6 +50,7 @@ class Measurement:
     app_rss_mb: float
 
 
+@cache
 def require_wrk() -> str:
     """The wrk binary, or a clear stop saying how to install it."""
     found = shutil.which("wrk")

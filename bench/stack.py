@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -27,9 +26,16 @@ import httpx
 import psutil
 
 from servicekit.db import ensure_database
-from servicekit.devstack import EmbeddedPostgres, EmbeddedRedis, free_port, spawn_tied
+from servicekit.devstack import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    free_port,
+    spawn_tied,
+    stop_process,
+    wait_until_serving,
+)
 
-__all__ = ["Stack", "pin", "running_stack", "wait_until_ready"]
+__all__ = ["Stack", "pin", "running_stack"]
 
 _EMAIL: Final = "bench@example.com"
 _PASSWORD: Final = "a benchmark needs a passphrase too"  # noqa: S105 -- a throwaway account
@@ -111,8 +117,8 @@ def running_stack(*, rows: int, db_cpu: int | None, log: Path | None = None) -> 
         argv = _pinned([sys.executable, "-m", "users", "serve"], db_cpu)
         with (log or Path(os.devnull)).open("ab") as output:
             users = spawn_tied(argv, death_signal=signal.SIGTERM, env=users_env, log=output)
-        stack.callback(_stop, users)
-        wait_until_ready(f"{users_url}/health/ready", users)
+        stack.callback(stop_process, users, signal.SIGTERM, 15)
+        wait_until_serving(f"{users_url}/health/ready", users, what="users")
         token, user_id = _log_in(users_url)
         _say(f"seeding {rows:,} items …")
         asyncio.run(_seed(postgres.url("items"), rows, owner=user_id))
@@ -123,21 +129,6 @@ def pin(pid: int, cpu: int) -> None:
     """Run process ``pid`` and its children (and the children they fork later) on ``cpu``."""
     for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
         process.cpu_affinity([cpu])
-
-
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    """Wait for ``url`` to answer 200, or fail if ``process`` exits first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with status {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:g}s")
 
 
 def _pinned(argv: list[str], cpu: int | None) -> list[str]:
@@ -176,16 +167,6 @@ async def _seed(url: str, rows: int, *, owner: str) -> None:
         await connection.execute("VACUUM ANALYZE items")
     finally:
         await connection.close()
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _say(text: str) -> None:

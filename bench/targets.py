@@ -22,8 +22,8 @@ import httpx
 import psutil
 
 from bench.scenarios import Scenario
-from bench.stack import Stack, wait_until_ready
-from servicekit.devstack import free_port, spawn_tied
+from bench.stack import Stack
+from servicekit.devstack import free_port, spawn_tied, stop_process, wait_until_serving
 
 __all__ = ["DEEP_AFTER", "Target", "baseline", "reference", "service"]
 
@@ -59,7 +59,7 @@ class Target:
             self.process = spawn_tied(
                 argv, death_signal=signal.SIGTERM, env=os.environ | self.env, log=output
             )
-        wait_until_ready(self.url + self.ready_path, self.process)
+        wait_until_serving(self.url + self.ready_path, self.process, what=self.label)
         self.paths = self._paths()
 
     def check(self, scenarios: Iterable[Scenario], *, token: str) -> None:
@@ -80,13 +80,8 @@ class Target:
 
     def stop(self) -> None:
         """Stop it; its pool closes, its last log lines are written."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, signal.SIGTERM, 20)
 
     def cpu_seconds(self) -> float:
         """CPU time its processes have used so far (user and system)."""

@@ -10,8 +10,10 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from kit_demo import create_demo_app, demo_settings
+from starlette.requests import Request
 
 from servicekit.devstack import free_port
+from servicekit.http import url_of
 from servicekit.settings import DatabaseSettings, HttpSettings, MetricsSettings, RedisSettings
 from servicekit.testing import TokenFactory, app_client
 
@@ -173,6 +175,24 @@ async def _post_streamed(demo_client: httpx.AsyncClient) -> httpx.Response:
     return await demo_client.post(
         "/notes", content=chunks(), headers={"content-type": "application/json"}
     )
+
+
+class TestUrlOf:
+    def test_under_the_base_url_root_path_included_values_quoted(self) -> None:
+        request = Request(
+            {
+                "type": "http",
+                "scheme": "https",
+                "server": ("api.example.com", 443),
+                "root_path": "/shop",
+                "path": "/shop/items/",
+                "headers": [(b"host", b"api.example.com")],
+            }
+        )
+
+        assert url_of(request, "/items/{item_id}", item_id="a/b c") == (
+            "https://api.example.com/shop/items/a%2Fb%20c"
+        )
 
 
 class TestSecurityHeaders:

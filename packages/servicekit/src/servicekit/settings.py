@@ -117,10 +117,10 @@ class DatabaseSettings(SettingsSection):
     """Seconds a request waits for a free connection before it gets a 503."""
     pool_recycle: int = Field(default=1800, ge=1)
     """Seconds after which a connection is replaced, so none lives forever."""
+    # Off, a connection the server closed is still never handed out (asyncpg notices,
+    # servicekit.db refuses it at checkout), and one that breaks in use is discarded.
     pool_pre_ping: bool = False
-    """Ping each connection before handing it out: a round trip per request. Off, a
-    connection the server closed is still never handed out (asyncpg notices), and one
-    that breaks in use is discarded."""
+    """Ping each connection before handing it out: a round trip per request."""
     pgbouncer: bool = False
     """Connect through PgBouncer in transaction mode: no prepared-statement caches."""
     connect_timeout: float = Field(default=5.0, gt=0)

@@ -65,14 +65,6 @@ async def open_service_state(
     async with (
         open_database(settings.database, application_name=name) as database,
         open_redis(settings.redis, client_name=name) as redis,
-        open_jwks_verifier(
-            jwks.url,
-            issuer=token.issuer,
-            audience=token.audience,
-            leeway=token.leeway,
-            cache_size=token.cache_size,
-            cache_ttl=jwks.cache_ttl,
-            fetch_timeout=jwks.fetch_timeout,
-        ) as verifier,
+        open_jwks_verifier(jwks, token=token) as verifier,
     ):
         yield ServiceState(database=database, redis=redis, verifier=verifier)

@@ -63,13 +63,7 @@ async def _lifespan(settings: UsersSettings) -> AsyncIterator[UsersState]:
         yield UsersState(
             database=database,
             redis=redis,
-            verifier=TokenVerifier(
-                keyring,
-                issuer=settings.token.issuer,
-                audience=settings.token.audience,
-                leeway=settings.token.leeway,
-                cache_size=settings.token.cache_size,
-            ),
+            verifier=TokenVerifier.configured(keyring, settings.token),
             settings=settings,
             keyring=keyring,
             passwords=passwords,

@@ -13,6 +13,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from servicekit.auth._jwk import public_key_from_jwk
+from servicekit.auth._settings import JwksSettings, TokenSettings
 from servicekit.auth._verifier import TokenVerifier
 
 __all__ = ["JwksKeySource", "open_jwks_verifier"]
@@ -126,26 +127,17 @@ def _parse_jwks(document: Any) -> dict[str, Ed25519PublicKey]:
 
 @asynccontextmanager
 async def open_jwks_verifier(
-    jwks_url: str,
-    *,
-    issuer: str,
-    audience: str,
-    leeway: int,
-    cache_ttl: float,
-    fetch_timeout: float,
-    cache_size: int = 10_000,
+    jwks: JwksSettings, *, token: TokenSettings
 ) -> AsyncIterator[TokenVerifier]:
-    """A verifier of tokens signed with the keys published at ``jwks_url``.
+    """A verifier of ``token``'s rules for tokens signed with the keys at ``jwks.url``.
 
     The first fetch is tried at once but may fail (the issuer may start later);
     the first token with an unknown ``kid`` then tries again.
     """
-    async with httpx.AsyncClient(timeout=fetch_timeout) as http:
-        keys = JwksKeySource(jwks_url, http=http, cache_ttl=cache_ttl)
+    async with httpx.AsyncClient(timeout=jwks.fetch_timeout) as http:
+        keys = JwksKeySource(jwks.url, http=http, cache_ttl=jwks.cache_ttl)
         await keys.refresh()
         try:
-            yield TokenVerifier(
-                keys, issuer=issuer, audience=audience, leeway=leeway, cache_size=cache_size
-            )
+            yield TokenVerifier.configured(keys, token)
         finally:
             await keys.aclose()

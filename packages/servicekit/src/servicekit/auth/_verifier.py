@@ -35,6 +35,7 @@ from servicekit.auth._claims import (
     Principal,
     principal_from_claims,
 )
+from servicekit.auth._settings import TokenSettings
 
 __all__ = ["KeySource", "TokenVerifier"]
 
@@ -77,6 +78,17 @@ class TokenVerifier:
         self._cache_size = cache_size
         self._clock = clock
         self._accepted: dict[bytes, Principal] = {}
+
+    @classmethod
+    def configured(cls, keys: KeySource, settings: TokenSettings) -> TokenVerifier:
+        """A verifier of ``keys`` with everything ``settings`` says (issuer, audience, …)."""
+        return cls(
+            keys,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            leeway=settings.leeway,
+            cache_size=settings.cache_size,
+        )
 
     async def verify(self, token: str) -> Principal:
         """The principal of ``token``; raises `InvalidToken` if it must be refused."""

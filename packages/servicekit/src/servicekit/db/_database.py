@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from servicekit.db._statements import Reader, Transaction, reader_of, transaction_on
+from servicekit.db._statements import Reader, Transaction, lender_of
 from servicekit.settings import DatabaseSettings
 
 __all__ = ["Database", "ServiceModel", "open_database", "service_metadata"]
@@ -64,12 +64,13 @@ class Database:
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             engine, expire_on_commit=False
         )
-        self.reader: Reader = reader_of(engine)
+        self._lend = lender_of(engine)
+        self.reader: Reader = Reader(self._lend, dialect=engine.dialect)
         """Reads outside any transaction (see `Query`)."""
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A unit of work on a pooled connection (see `Query`): committed, or rolled back."""
-        return transaction_on(self.engine)
+        return Transaction.begin(self._lend, dialect=self.engine.dialect)
 
     async def ping(self) -> None:
         """Run a trivial statement; raises if the database does not answer."""

@@ -25,7 +25,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from servicekit.errors import ServiceUnavailable
 
-__all__ = ["Lender", "Query", "Reader", "Transaction", "reader_of", "transaction_on"]
+__all__ = ["Lender", "Query", "Reader", "Transaction", "lender_of"]
 
 # SQLSTATE classes after which a connection must not go back to the pool:
 # connection exceptions and operator intervention (shutdown, cancel).
@@ -44,19 +44,19 @@ class Query:
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._compiled: _Compiled | None = None
+        self._compiled: dict[Dialect, _Compiled] = {}
 
     def compiled(self, dialect: Dialect) -> _Compiled:
-        """The statement as ``dialect`` writes it (compiled the first time only)."""
-        if self._compiled is None or self._compiled.dialect is not dialect:
-            self._compiled = _Compiled(self.statement, dialect)
-        return self._compiled
+        """The statement as ``dialect`` writes it (compiled once per dialect: per engine)."""
+        compiled = self._compiled.get(dialect)
+        if compiled is None:
+            compiled = self._compiled[dialect] = _Compiled(self.statement, dialect)
+        return compiled
 
 
 class _Compiled:
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = cast("SQLCompiler", statement.compile(dialect=dialect))
-        self.dialect = dialect
         self.sql: str = str(compiled)
         binds = compiled.binds
         self._names: tuple[str, ...] = tuple(compiled.positiontup or ())
@@ -66,8 +66,8 @@ class _Compiled:
         # Columns whose defaults SQLAlchemy computes in Python at execution (a
         # scalar, a callable such as uuid7): computed here, per execution, instead.
         self._computed: dict[str, Callable[[], Any]] = {
-            column.key: _default_of(column)
-            for column in (*compiled.insert_prefetch, *compiled.update_prefetch)
+            **{column.key: _computed(column.default) for column in compiled.insert_prefetch},
+            **{column.key: _computed(column.onupdate) for column in compiled.update_prefetch},
         }
         self._processors: tuple[Callable[[Any], Any] | None, ...] = tuple(
             binds[name].type.bind_processor(dialect) for name in self._names
@@ -86,9 +86,8 @@ class _Compiled:
         return arguments
 
 
-def _default_of(column: Any) -> Callable[[], Any]:
-    """A column's Python-side default as a function of nothing."""
-    default = column.default if column.default is not None else column.onupdate
+def _computed(default: Any) -> Callable[[], Any]:
+    """A column's Python-side default (an insert's) or onupdate (an update's), called bare."""
     if default.is_scalar:
         value = default.arg
         return lambda: value
@@ -96,7 +95,7 @@ def _default_of(column: Any) -> Callable[[], Any]:
         # SQLAlchemy wraps every callable default to take an execution context.
         function = default.arg
         return lambda: function(None)
-    raise TypeError(f"{column}: a SQL-expression default cannot be computed in Python")
+    raise TypeError(f"{default}: a SQL-expression default cannot be computed in Python")
 
 
 Lender = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
@@ -117,24 +116,18 @@ class Reader:
     async def one(self, query: Query, **values: Any) -> asyncpg.Record | None:
         """The first row of ``query``, or ``None``."""
         async with self._lend() as connection:
-            compiled = query.compiled(self._dialect)
-            return await connection.fetchrow(compiled.sql, *compiled.arguments(values))
+            return await _Statements(connection, self._dialect).one(query, **values)
 
     async def all(self, query: Query, **values: Any) -> list[asyncpg.Record]:
         """Every row of ``query``."""
         async with self._lend() as connection:
-            compiled = query.compiled(self._dialect)
-            return await connection.fetch(compiled.sql, *compiled.arguments(values))
+            return await _Statements(connection, self._dialect).all(query, **values)
 
 
-class Transaction:
-    """A request's unit of work: statements in one transaction, on one pooled connection.
+class _Statements:
+    """Queries on one connection, as they are called."""
 
-    It commits when the ``with`` block of `transaction_on` ends normally and rolls
-    back if anything raised, so a request writes everything or nothing.
-    """
-
-    def __init__(self, connection: asyncpg.Connection, *, dialect: Dialect) -> None:
+    def __init__(self, connection: asyncpg.Connection, dialect: Dialect) -> None:
         self._connection = connection
         self._dialect = dialect
 
@@ -154,16 +147,24 @@ class Transaction:
         return await self._connection.execute(compiled.sql, *compiled.arguments(values))
 
 
-@asynccontextmanager
-async def transaction_on(engine: AsyncEngine) -> AsyncIterator[Transaction]:
-    """A `Transaction` on a connection of ``engine``'s pool: committed, or rolled back."""
-    async with _lend_from(engine) as connection, connection.transaction():
-        yield Transaction(connection, dialect=engine.dialect)
+class Transaction(_Statements):
+    """A request's unit of work: statements in one transaction, on one lent connection.
+
+    `Transaction.begin` commits when its ``with`` block ends normally and rolls back
+    if anything raised, so a request writes everything or nothing.
+    """
+
+    @classmethod
+    @asynccontextmanager
+    async def begin(cls, lend: Lender, *, dialect: Dialect) -> AsyncIterator[Transaction]:
+        """A transaction on a connection ``lend`` lends (a savepoint, inside a transaction)."""
+        async with lend() as connection, connection.transaction():
+            yield cls(connection, dialect)
 
 
-def reader_of(engine: AsyncEngine) -> Reader:
-    """A `Reader` on ``engine``'s pool."""
-    return Reader(partial(_lend_from, engine), dialect=engine.dialect)
+def lender_of(engine: AsyncEngine) -> Lender:
+    """Lends connections of ``engine``'s pool."""
+    return partial(_lend_from, engine)
 
 
 @asynccontextmanager

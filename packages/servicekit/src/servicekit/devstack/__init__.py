@@ -55,6 +55,8 @@ from servicekit.devstack._processes import (
     port_in_use,
     set_parent_death_signal,
     spawn_tied,
+    stop_process,
+    wait_until_serving,
 )
 from servicekit.devstack._server_user import SYSTEM_USER
 from servicekit.devstack._valkey import EmbeddedRedis
@@ -70,4 +72,6 @@ __all__ = [
     "port_in_use",
     "set_parent_death_signal",
     "spawn_tied",
+    "stop_process",
+    "wait_until_serving",
 ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import os
 import secrets
 import signal
@@ -16,7 +15,6 @@ import subprocess
 import sys
 import time
 import tomllib
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ from servicekit.devstack._processes import (
     port_in_use,
     set_parent_death_signal,
     spawn_tied,
+    wait_until_serving,
 )
 from servicekit.devstack._valkey import EmbeddedRedis
 
@@ -241,7 +240,12 @@ def _start_services(stack: Stack, specs: list[ServiceSpec], env: Mapping[str, st
             [sys.executable, "-m", spec.name, "serve"], death_signal=signal.SIGTERM, env=env
         )
         stack.services[spec.name] = process
-        _wait_ready(spec.name, int(env[f"{spec.prefix}PORT"]), process)
+        wait_until_serving(
+            f"http://127.0.0.1:{env[f'{spec.prefix}PORT']}/health/ready",
+            process,
+            what=spec.name,
+            timeout=_READY_TIMEOUT,
+        )
 
 
 def _require_free_port(port: int, what: str) -> None:
@@ -249,22 +253,6 @@ def _require_free_port(port: int, what: str) -> None:
         raise _StackError(
             f"port {port} for {what} is already in use: is another `make run` running?"
         )
-
-
-def _wait_ready(name: str, port: int, process: subprocess.Popen[bytes]) -> None:
-    url = f"http://127.0.0.1:{port}/health/ready"
-    deadline = time.monotonic() + _READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise _StackError(f"{name} exited with status {process.returncode} while starting")
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(url, timeout=1) as response,
-        ):
-            if response.status == 200:
-                return
-        time.sleep(0.2)
-    raise _StackError(f"{name} did not become ready at {url} within {_READY_TIMEOUT:g}s")
 
 
 def _print_servers(stack: Stack, data_dir: Path) -> None:

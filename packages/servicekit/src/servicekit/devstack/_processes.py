@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = [
     "stop_process",
     "tail",
     "wait_until",
+    "wait_until_serving",
 ]
 
 
@@ -105,6 +107,7 @@ def as_user(user: str | None) -> dict[str, Any]:
 def stop_process(
     process: subprocess.Popen[bytes], stop_signal: signal.Signals, timeout: float
 ) -> None:
+    """Send ``stop_signal``; kill the process if it has not exited within ``timeout``."""
     if process.poll() is not None:
         return
     process.send_signal(stop_signal)
@@ -113,6 +116,24 @@ def stop_process(
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(10)
+
+
+def wait_until_serving(
+    url: str, process: subprocess.Popen[bytes], *, what: str, timeout: float = 60.0
+) -> None:
+    """Wait for ``url`` to answer 200; `ServerError` if ``process`` exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"{what} exited with status {process.returncode} while starting")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url, timeout=1) as response,  # noqa: S310 -- our own http URL
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.2)
+    raise ServerError(f"{what} did not become ready at {url} within {timeout:g}s")
 
 
 def pid_alive(pid: int) -> bool:

@@ -66,9 +66,15 @@ def hand_over(data_dir: Path, user: str | None) -> Iterator[DataDir]:
 
 
 def _give_tree(root: Path, user: str) -> None:
-    """Make ``user`` the owner of ``root`` and of everything in it (data from a run as root)."""
+    """Make ``user`` the owner of ``root`` and of everything in it (data from a run as root).
+
+    A tree whose top ``user`` already owns was handed over before: nothing to walk.
+    """
     account = pwd.getpwnam(user)
     owner = (account.pw_uid, account.pw_gid)
+    status = root.lstat()
+    if (status.st_uid, status.st_gid) == owner:
+        return
     for top, _, files in os.walk(root):
         directory = Path(top)
         for path in (directory, *(directory / name for name in files)):

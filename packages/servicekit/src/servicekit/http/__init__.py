@@ -8,7 +8,8 @@ For endpoints:
   and before the response is sent; `DbReader`: reads in no transaction, one round
   trip each; `CurrentPrincipal`: the verified caller, or 401;
 - `problem_responses`: the error statuses an endpoint declares for OpenAPI;
-- `json_response`: a hot read's rows as JSON bytes, without a response model's cost.
+- `json_response`: a hot read's rows as JSON bytes, without a response model's cost;
+  `url_of`: the absolute URL of one of the service's resources, for ``Location``.
 
 For the app (`servicekit.app` wires them): the RFC 9457 problem renderer and its
 exception handlers, the OpenAPI problem schema, the health probes, the request
@@ -36,6 +37,7 @@ from servicekit.http._problems import (
     problem_response,
 )
 from servicekit.http._routing import ServiceRoute, ServiceRouter
+from servicekit.http._urls import url_of
 from servicekit.http.middleware import install_middleware
 
 __all__ = [
@@ -60,4 +62,5 @@ __all__ = [
     "read_only",
     "transaction",
     "unit_of_work",
+    "url_of",
 ]

@@ -86,12 +86,11 @@ class TestDatabase:
                 return reader
 
             async def joined_transaction() -> AsyncIterator[Transaction]:
-                driver = cast("asyncpg.Connection", raw.driver_connection)
-                if not driver.is_in_transaction():
+                if not cast("asyncpg.Connection", raw.driver_connection).is_in_transaction():
                     raise RuntimeError("a test's request would commit for real")
                 # Inside the test's transaction, asyncpg makes this a savepoint.
-                async with driver.transaction():
-                    yield Transaction(driver, dialect=connection.dialect)
+                async with Transaction.begin(lend, dialect=connection.dialect) as unit:
+                    yield unit
 
             app.dependency_overrides[unit_of_work] = joined_unit_of_work
             app.dependency_overrides[read_only] = joined_reader

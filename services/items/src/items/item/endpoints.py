@@ -20,6 +20,7 @@ from servicekit.http import (
     ServiceRouter,
     json_response,
     problem_responses,
+    url_of,
 )
 from servicekit.types import StorableStr
 
@@ -29,7 +30,7 @@ router = ServiceRouter(tags=["items"])
 
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The item's id.")]
 _ITEM: Final = "/items/{item_id}"
-"""The path of one item; ``Location`` is built from it (``url_for`` searches every route)."""
+"""The path of one item, which ``Location`` names."""
 IfMatch = Annotated[
     str | None,
     Header(description="Change only if the item is still at this ETag (else 412)."),
@@ -52,7 +53,7 @@ async def create_item(
     """Create an item owned by the caller."""
     item = await service.create_item(transaction, principal, data)
     headers = {
-        "Location": str(request.base_url).rstrip("/") + _ITEM.format(item_id=item["id"]),
+        "Location": url_of(request, _ITEM, item_id=item["id"]),
         "ETag": etag(item["version"]),
     }
     return json_response(dict(item), status_code=201, headers=headers)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Final
 
 from fastapi import Request, Response
 
-from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter, problem_responses
+from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter, problem_responses, url_of
 from users.account import service
 from users.account.deps import CurrentUser, Passwords
 from users.account.models import User
@@ -15,6 +16,9 @@ from users.account.schemas import UserCreate, UserRead
 __all__ = ["router"]
 
 router = ServiceRouter(tags=["users"])
+
+_USER: Final = "/users/{user_id}"
+"""The path of one user, which ``Location`` names."""
 
 
 @router.post(
@@ -29,7 +33,7 @@ async def create_user(
 ) -> User:
     """Create an account. E-mails are unique regardless of case; common passwords are refused."""
     user = await service.register(db, passwords, data)
-    response.headers["Location"] = str(request.url_for("get_user", user_id=user.id))
+    response.headers["Location"] = url_of(request, _USER, user_id=user.id)
     return user
 
 
@@ -45,7 +49,7 @@ async def get_me(user: CurrentUser) -> User:
 
 
 @router.get(
-    "/users/{user_id}",
+    _USER,
     response_model=UserRead,
     summary="A user by id",
     responses=problem_responses(401, 404),
