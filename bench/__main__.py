@@ -2,6 +2,7 @@
 
     python -m bench            quick: the main scenarios, 2 rounds (under 5 minutes)
     python -m bench --full     every scenario and feature switch, 3 rounds, 1,000,000 items
+    python -m bench --workers 2    every target with 2 processes, on every core
 
 It starts its own servers (embedded PostgreSQL and Valkey, seeded), the users service
 (for a token), the raw reference and the service, each pinned to the app core while
@@ -25,7 +26,7 @@ from typing import Final
 from bench.load import Measurement, Settings, measure, require_wrk
 from bench.report import chart, machine, markdown, rows, save
 from bench.scenarios import SCENARIOS
-from bench.stack import running_stack
+from bench.stack import Stack, running_stack
 from bench.targets import Target, baseline, reference, service
 
 _RESULTS: Final = Path(__file__).parent / "results"
@@ -97,17 +98,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="instead: drive the service with this many requests (get, list and create in "
         "turn) and record its memory along the way",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run every target with N processes; above 1, nothing is pinned (how it scales)",
+    )
     parser.add_argument("--out", type=Path, default=_RESULTS, help="where results go")
     args = parser.parse_args(argv)
     require_wrk()
-    mode_name = "full" if args.full else "quick"
-    mode = MODES[mode_name]
+    mode = MODES["full" if args.full else "quick"]
+    mode_name = ("full" if args.full else "quick") + (
+        f"-{args.workers}-workers" if args.workers > 1 else ""
+    )
     scenarios = tuple(args.scenarios.split(",")) if args.scenarios else mode.scenarios
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"no scenario {', '.join(sorted(unknown))}; there are {', '.join(SCENARIOS)}")
-    two_cores = (os.cpu_count() or 1) >= 2
-    app_cpu, other_cpu = (1, 0) if two_cores else (None, None)
+    pinned = (os.cpu_count() or 1) >= 2 and args.workers == 1
+    app_cpu, other_cpu = (1, 0) if pinned else (None, None)
     settings = Settings(
         connections=args.connections,
         seconds=args.seconds or mode.seconds,
@@ -120,17 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _soak(args.soak, app_cpu, other_cpu, settings, args.out)
         return
     with running_stack(rows=mode.rows, db_cpu=other_cpu) as stack:
-        targets = [
-            reference(stack),
-            service(stack, label="items", description="the items service, every feature on"),
-        ]
-        if args.baseline:
-            targets.append(baseline(stack, args.baseline))
-        variants = [*(_VARIANTS if mode.variants else ()), *map(_variant, args.variant)]
-        targets += [
-            service(stack, label=label, description=f"items, {off}", overrides=overrides)
-            for label, off, overrides in variants
-        ]
+        targets = _targets(stack, args, mode)
         try:
             for target in targets:
                 _say(f"starting {target.label}: {target.description}")
@@ -145,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     path = save(
         args.out,
         mode=mode_name,
-        settings=asdict(settings) | {"rounds": rounds, "rows": mode.rows, "pinned": two_cores},
+        settings=asdict(settings)
+        | {"rounds": rounds, "rows": mode.rows, "pinned": pinned, "workers": args.workers},
         measurements=measurements,
         table=table,
     )
@@ -193,6 +194,34 @@ def _soak(
         + "\n"
     )
     _say(f"results: {path}")
+
+
+def _targets(stack: Stack, args: argparse.Namespace, mode: Mode) -> list[Target]:
+    """The reference, the service, and what the command line and the mode add."""
+    workers = args.workers
+    targets = [
+        reference(stack, workers=workers),
+        service(
+            stack,
+            label="items",
+            description="the items service, every feature on",
+            workers=workers,
+        ),
+    ]
+    if args.baseline:
+        targets.append(baseline(stack, args.baseline, workers=workers))
+    variants = [*(_VARIANTS if mode.variants else ()), *map(_variant, args.variant)]
+    targets += [
+        service(
+            stack,
+            label=label,
+            description=f"items, {off}",
+            workers=workers,
+            overrides=overrides,
+        )
+        for label, off, overrides in variants
+    ]
+    return targets
 
 
 def _variant(text: str) -> tuple[str, str, dict[str, str]]:

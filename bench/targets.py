@@ -88,8 +88,8 @@ class Target:
         return sum(sum(p.cpu_times()[:2]) for p in self._processes())
 
     def rss_bytes(self) -> int:
-        """Resident memory of its processes now."""
-        return sum(p.memory_info().rss for p in self._processes())
+        """Resident memory of its largest process now: the worker, not the supervisor."""
+        return max((p.memory_info().rss for p in self._processes()), default=0)
 
     def _processes(self) -> list[psutil.Process]:
         if self.process is None:
@@ -123,7 +123,7 @@ class Target:
         return f"{url.path}?{url.query}"
 
 
-def reference(stack: Stack) -> Target:
+def reference(stack: Stack, *, workers: int = 1) -> Target:
     """The raw ASGI + asyncpg + orjson app, under uvicorn with uvloop and httptools."""
     port = free_port()
     return Target(
@@ -131,19 +131,9 @@ def reference(stack: Stack) -> Target:
         kind="reference",
         description="raw ASGI + asyncpg + orjson (the limit)",
         argv=[
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.reference:app",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
+            *(sys.executable, "-m", "uvicorn", "bench.reference:app", "--port", str(port)),
+            *("--workers", str(workers), "--loop", "uvloop", "--http", "httptools"),
+            *("--no-access-log", "--log-level", "warning"),
         ],
         env={"BENCH_PG_DSN": stack.database_url("items"), "BENCH_POOL_SIZE": str(POOL_SIZE)},
         port=port,
@@ -151,7 +141,7 @@ def reference(stack: Stack) -> Target:
     )
 
 
-def baseline(stack: Stack, revision: str) -> Target:
+def baseline(stack: Stack, revision: str, *, workers: int = 1) -> Target:
     """The items service as it was at git ``revision``: its code, this environment.
 
     For a change on the request path, the ratio before and after in one run. The
@@ -172,17 +162,24 @@ def baseline(stack: Stack, revision: str) -> Target:
         stack,
         label=f"items@{revision}",
         description=f"the items service at {revision}",
+        workers=workers,
         overrides={"PYTHONPATH": os.pathsep.join(str(path) for path in paths)},
     )
 
 
 def service(
-    stack: Stack, *, label: str, description: str, overrides: Mapping[str, str] | None = None
+    stack: Stack,
+    *,
+    label: str,
+    description: str,
+    workers: int = 1,
+    overrides: Mapping[str, str] | None = None,
 ) -> Target:
     """``python -m items serve`` as in production (JSON access log at INFO), plus ``overrides``."""
     port = free_port()
     env = stack.service_env("ITEMS_", "items") | {
         "ITEMS_PORT": str(port),
+        "ITEMS_WORKERS": str(workers),
         "ITEMS_LOG_FORMAT": "json",
         "ITEMS_LOG_LEVEL": "INFO",
         "ITEMS_DATABASE_POOL_SIZE": str(POOL_SIZE),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import bindparam, column, insert, select, table, text
@@ -113,6 +113,15 @@ async def read_notes(reader: DbReader, body: str | None = None) -> list[str]:
 async def whoami(principal: CurrentPrincipal) -> dict[str, Any]:
     """The verified caller."""
     return {"user_id": str(principal.user_id), "role": principal.role}
+
+
+@router.get("/client")
+async def client_of(request: Request) -> dict[str, Any]:
+    """Who the app believes the client is, and the scheme it used."""
+    return {
+        "address": request.client.host if request.client else None,
+        "scheme": request.url.scheme,
+    }
 
 
 @router.get("/boom")

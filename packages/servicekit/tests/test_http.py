@@ -234,6 +234,43 @@ class TestTrustedHosts:
         assert bad.headers["x-content-type-options"] == "nosniff"
 
 
+class TestTrustedProxies:
+    async def test_behind_a_trusted_proxy_the_app_sees_the_forwarded_client_and_scheme(
+        self, database_url: str, redis_url: str, jwks_url: str
+    ) -> None:
+        # httpx's in-process transport connects from 127.0.0.1.
+        settings = demo_settings(
+            database_url,
+            redis_url,
+            jwks_url,
+            http=HttpSettings(trusted_proxies=("127.0.0.1", "10.0.0.0/8")),
+        )
+        headers = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9, 10.1.2.3"}
+        async with app_client(create_demo_app(settings)) as client:
+            forwarded = await client.get(
+                "/client", headers={**headers, "X-Forwarded-Proto": "https"}
+            )
+            direct = await client.get("/client")
+
+        assert forwarded.json() == {"address": "203.0.113.9", "scheme": "https"}
+        assert direct.json() == {"address": "127.0.0.1", "scheme": "http"}
+
+    async def test_without_trusted_proxies_forwarding_headers_are_ignored(
+        self, demo_client: httpx.AsyncClient
+    ) -> None:
+        response = await demo_client.get(
+            "/client",
+            headers={
+                "X-Forwarded-For": "203.0.113.9",
+                "X-Forwarded-Proto": "https",
+                "X-Real-IP": "203.0.113.10",
+                "Forwarded": "for=203.0.113.11;proto=https",
+            },
+        )
+
+        assert response.json() == {"address": "127.0.0.1", "scheme": "http"}
+
+
 class TestCors:
     async def test_a_configured_origin_may_call(
         self, database_url: str, redis_url: str, jwks_url: str

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 
 from servicekit.http import (
     ServiceRoute,
@@ -84,6 +85,7 @@ def create_service_app(
         redoc_url=None,
         # Operation ids are the endpoint functions' names: create_item, get_item, …
         generate_unique_id_function=_operation_id,
+        telemetry=_telemetry(enabled=settings.telemetry.enabled),
     )
     _require_service_routes(routers)
     every_router = [
@@ -100,6 +102,11 @@ def create_service_app(
         app, settings.http, metrics=metrics, access_log=access_log, quiet_paths=_QUIET_PATHS
     )
     return app
+
+
+def _telemetry(*, enabled: bool) -> TelemetryConfig | None:
+    """FastAPI's defaults when on; off, every kind off, so it probes for no provider."""
+    return None if enabled else {"tracing": False, "metrics": False, "logs": False}
 
 
 def _allowed_methods(routers: Sequence[APIRouter]) -> Callable[[str], str]:

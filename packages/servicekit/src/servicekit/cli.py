@@ -12,20 +12,29 @@ with exit status 2 and a message that names each offending variable.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, Final, TypeVar
 
+import orjson
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
 from servicekit.db import Migrations
+from servicekit.observability import configure_logging
 from servicekit.settings import ServiceSettings, SettingsError, load_settings
 
-__all__ = ["run_service_cli", "serve"]
+__all__ = ["run_service_cli", "serve", "worker_app"]
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+_GRACEFUL_SHUTDOWN_SECONDS: Final = 10
+_STARTUP_FAILED: Final = 3
+_WORKER_APP: Final = "SERVICEKIT_WORKER_APP"
+"""How `serve` tells its worker processes which app to build (they start from nothing)."""
 
 
 def run_service_cli(
@@ -60,23 +69,66 @@ def run_service_cli(
     elif args.command == "revision":
         migrations.revision(settings.database.url, message=args.message)
     else:
-        serve(create_app(settings), settings)
+        serve(create_app, settings, name=name)
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run ``app`` under uvicorn until SIGINT/SIGTERM, then shut down gracefully."""
-    proxies = list(settings.http.trusted_proxies)
+def serve(create_app: Callable[[SettingsT], FastAPI], settings: SettingsT, *, name: str) -> None:
+    """Serve ``create_app(settings)`` under uvicorn until SIGINT or SIGTERM.
+
+    With ``settings.server.workers`` above 1, that many processes share the
+    listening socket, each building its own app (and so its own pools) from the
+    same environment; the supervisor restarts one that dies, and SIGHUP replaces
+    them all. SIGTERM drains: requests in flight finish (10 s at most), then each
+    lifespan closes its pools. A lifespan that cannot start exits with status 3.
+    """
+    options: dict[str, Any] = {
+        "host": settings.server.host,
+        "port": settings.server.port,
+        "lifespan": "on",
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        # ServiceMiddleware reads X-Forwarded-* from SVC_TRUSTED_PROXIES itself.
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": _GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    if settings.server.workers == 1:
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
+        server.run()
+        if not server.started:
+            raise SystemExit(_STARTUP_FAILED)
+        return
+    spec = {
+        "name": name,
+        "create_app": _reference(create_app),
+        "settings": _reference(type(settings)),
+    }
+    os.environ[_WORKER_APP] = orjson.dumps(spec).decode()
+    # The supervisor's own lines (workers started, stopped) in the service's format.
+    configure_logging(level=settings.log.level, format=settings.log.format, service=name)
     config = uvicorn.Config(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        # X-Forwarded-For / -Proto are believed only from configured proxies.
-        proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies or None,
-        timeout_graceful_shutdown=10,
+        f"{__name__}:worker_app", factory=True, workers=settings.server.workers, **options
     )
-    uvicorn.Server(config).run()
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def worker_app() -> FastAPI:
+    """The app of one of `serve`'s worker processes, from what `serve` left in the environment."""
+    spec = orjson.loads(os.environ[_WORKER_APP])
+    create_app = _resolve(spec["create_app"])
+    settings = load_settings(_resolve(spec["settings"]), service=spec["name"])
+    app: FastAPI = create_app(settings)
+    return app
+
+
+def _reference(obj: Any) -> str:
+    """``module:name`` of a module-level function or class, checked to lead back to it."""
+    reference = f"{obj.__module__}:{obj.__qualname__}"
+    if _resolve(reference) is not obj:
+        raise TypeError(f"{reference} is not importable: serve's workers need a module-level one")
+    return reference
+
+
+def _resolve(reference: str) -> Any:
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name, None)

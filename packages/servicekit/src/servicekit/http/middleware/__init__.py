@@ -2,7 +2,8 @@
 
 `install_middleware` stacks, outermost first::
 
-    ServiceMiddleware   request id, Host check, body limit, HEAD as GET, response
+    ServiceMiddleware   request id, Host check, body limit, HEAD as GET, the client
+                        and scheme behind trusted proxies, response
                         headers (request id, Server-Timing, security), 500s,
                         access log, metrics: one pass over the request headers,
                         one wrapped ``send``
@@ -20,11 +21,12 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from structlog.typing import FilteringBoundLogger
 
+from servicekit.http.middleware._proxies import TrustedProxies
 from servicekit.http.middleware._service import ServiceMiddleware
 from servicekit.observability import Metrics
 from servicekit.settings import HttpSettings
 
-__all__ = ["ServiceMiddleware", "install_middleware"]
+__all__ = ["ServiceMiddleware", "TrustedProxies", "install_middleware"]
 
 
 def install_middleware(
@@ -72,5 +74,6 @@ def install_middleware(
         access_log=access_log,
         max_body_bytes=http.max_body_bytes,
         allowed_hosts=http.trusted_hosts,
+        trusted_proxies=http.trusted_proxies,
         quiet_paths=quiet_paths,
     )

@@ -18,6 +18,7 @@ from servicekit.http._problems import WrappedAppError, problem_response
 from servicekit.http.middleware._body_limit import counting, too_large
 from servicekit.http.middleware._headers import service_headers
 from servicekit.http.middleware._hosts import AllowedHosts
+from servicekit.http.middleware._proxies import TrustedProxies
 from servicekit.observability import Metrics
 
 __all__ = ["ServiceMiddleware"]
@@ -40,12 +41,15 @@ class ServiceMiddleware:
     3. a declared ``Content-Length`` over ``max_body_bytes`` is a 413 before anything
        is read; a chunked body is counted as it is read and refused once over;
     4. ``HEAD`` is answered as ``GET`` without the body (RFC 9110 §9.3.2);
-    5. every response gets ``X-Request-ID``, ``Server-Timing``, ``nosniff``,
+    5. from a ``trusted_proxies`` peer, the app sees the client of ``X-Forwarded-For``
+       and the scheme of ``X-Forwarded-Proto`` (`TrustedProxies`); from anyone
+       else, both headers are ignored;
+    6. every response gets ``X-Request-ID``, ``Server-Timing``, ``nosniff``,
        ``no-referrer``, ``DENY``, and ``Cache-Control: no-store`` if the request
        carried credentials and the endpoint set no ``Cache-Control``;
-    6. an exception nothing else handled is logged with its traceback and answered
+    7. an exception nothing else handled is logged with its traceback and answered
        with a 500 problem that reveals nothing of it;
-    7. one access log line (``quiet_paths`` at DEBUG) and the request's metrics.
+    8. one access log line (``quiet_paths`` at DEBUG) and the request's metrics.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class ServiceMiddleware:
         access_log: FilteringBoundLogger,
         max_body_bytes: int,
         allowed_hosts: Sequence[str] = ("*",),
+        trusted_proxies: Sequence[str] = (),
         quiet_paths: Sequence[str] = (),
     ) -> None:
         self.app = app
@@ -63,6 +68,7 @@ class ServiceMiddleware:
         self.access_log = access_log
         self.max_body_bytes = max_body_bytes
         self.hosts = None if "*" in allowed_hosts else AllowedHosts(allowed_hosts)
+        self.proxies = TrustedProxies(trusted_proxies) if trusted_proxies else None
         self.quiet_paths = frozenset(quiet_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -70,7 +76,8 @@ class ServiceMiddleware:
             await self.app(scope, receive, send)
             return
         started_at = time.perf_counter()
-        host, length, client_id, credentials, chunked = _read(scope["headers"])
+        seen = _Headers(scope["headers"])
+        client_id = seen.request_id
         sane = client_id is not None and _SANE_REQUEST_ID.fullmatch(client_id)
         request_id = client_id.decode("latin-1") if sane and client_id else secrets.token_hex(16)
         encoded_id = request_id.encode("latin-1")
@@ -78,9 +85,8 @@ class ServiceMiddleware:
         log_tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         method = scope["method"]
         head = method == "HEAD"
-        # A copy for HEAD: the server keeps reading its own scope (uvicorn sends
-        # no body for a HEAD only while its scope still says HEAD).
-        inner = {**scope, "method": "GET"} if head else scope
+        inner = self._inner_scope(scope, seen, head=head)
+        credentials = seen.credentials
         status = 500
         response_started = False
 
@@ -100,13 +106,13 @@ class ServiceMiddleware:
             await send(message)
 
         try:
-            refusal = self._refusal(host, length)
+            refusal = self._refusal(seen.host, seen.length)
             if refusal is not None:
                 await problem_response(refusal, instance=scope["path"])(
                     scope, receive, send_with_headers
                 )
             else:
-                if chunked and length is None:
+                if seen.chunked and seen.length is None:
                     receive = counting(receive, self.max_body_bytes)
                 await self.app(inner, receive, send_with_headers)
         except WrappedAppError as exc:
@@ -123,20 +129,39 @@ class ServiceMiddleware:
                     scope, receive, send_with_headers
                 )
         finally:
-            seconds = time.perf_counter() - started_at
-            route = getattr(inner.get("route"), "path", None) or _UNMATCHED_ROUTE
-            self.metrics.observe_request(method, route, status, seconds)
-            access = self.access_log
-            log = access.debug if scope["path"] in self.quiet_paths else access.info
-            log(
-                "request",
-                method=method,
-                route=route,
-                status=status,
-                duration_ms=round(seconds * 1000, 2),
-            )
+            self._record(method, inner, status, time.perf_counter() - started_at)
             structlog.contextvars.reset_contextvars(**log_tokens)
             request_id_var.reset(id_token)
+
+    def _record(self, method: str, scope: Scope, status: int, seconds: float) -> None:
+        """The request's metrics and its access line (``scope`` the one the app saw)."""
+        route = getattr(scope.get("route"), "path", None) or _UNMATCHED_ROUTE
+        self.metrics.observe_request(method, route, status, seconds)
+        access = self.access_log
+        log = access.debug if scope["path"] in self.quiet_paths else access.info
+        log(
+            "request",
+            method=method,
+            route=route,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+        )
+
+    def _inner_scope(self, scope: Scope, seen: _Headers, *, head: bool) -> Scope:
+        """The scope the app sees: HEAD as GET; behind a trusted proxy, its client and scheme.
+
+        A copy whenever it differs: the server keeps reading its own scope.
+        """
+        client = scope.get("client")
+        proxied = self.proxies is not None and client is not None and seen.forwarded
+        if not head and not proxied:
+            return scope
+        inner = {**scope, "method": "GET"} if head else {**scope}
+        if proxied and self.proxies is not None and client is not None:
+            peer = client[0]
+            inner["client"] = (self.proxies.client(peer, seen.forwarded_for), 0)
+            inner["scheme"] = self.proxies.scheme(peer, seen.forwarded_proto, scope["scheme"])
+        return inner
 
     def _refusal(self, host: bytes | None, length: bytes | None) -> AppError | None:
         """Why the request is refused before the app sees it, if it is."""
@@ -150,21 +175,47 @@ class ServiceMiddleware:
         return None
 
 
-def _read(
-    headers: list[tuple[bytes, bytes]],
-) -> tuple[bytes | None, bytes | None, bytes | None, bool, bool]:
-    """``Host``, ``Content-Length``, ``X-Request-ID``; credentials sent? chunked body?"""
-    host = length = request_id = None
-    credentials = chunked = False
-    for name, value in headers:
-        if name == b"host":
-            host = value
-        elif name == b"content-length":
-            length = value
-        elif name == b"x-request-id":
-            request_id = value
-        elif name == b"authorization":
-            credentials = True
-        elif name == b"transfer-encoding":
-            chunked = True
-    return host, length, request_id, credentials, chunked
+class _Headers:
+    """What the middleware needs of the request headers, read in one pass."""
+
+    __slots__ = (
+        "chunked",
+        "credentials",
+        "forwarded_for",
+        "forwarded_proto",
+        "host",
+        "length",
+        "request_id",
+    )
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self.host: bytes | None = None
+        self.length: bytes | None = None
+        self.request_id: bytes | None = None
+        self.forwarded_for: bytes | None = None
+        self.forwarded_proto: bytes | None = None
+        self.credentials = False
+        self.chunked = False
+        for name, value in headers:
+            if name == b"host":
+                self.host = value
+            elif name == b"content-length":
+                self.length = value
+            elif name == b"x-request-id":
+                self.request_id = value
+            elif name == b"authorization":
+                self.credentials = True
+            elif name == b"transfer-encoding":
+                self.chunked = True
+            elif name == b"x-forwarded-for":
+                # Repeated, the fields are one list (RFC 9110 §5.3).
+                self.forwarded_for = (
+                    value if self.forwarded_for is None else self.forwarded_for + b"," + value
+                )
+            elif name == b"x-forwarded-proto":
+                self.forwarded_proto = value
+
+    @property
+    def forwarded(self) -> bool:
+        """Whether the request carries forwarding headers."""
+        return self.forwarded_for is not None or self.forwarded_proto is not None
