@@ -64,6 +64,7 @@ _VARIANTS: Final = (
     ("items-no-access-log", "no access log", {"ITEMS_LOG_LEVEL": "WARNING"}),
     ("items-no-metrics", "no metrics", {"ITEMS_METRICS_ENABLED": "false"}),
     ("items-no-token-cache", "every token checked", {"ITEMS_TOKEN_CACHE_SIZE": "0"}),
+    ("items-no-rate-limit", "no rate limit", {"ITEMS_RATE_LIMIT_ENABLED": "false"}),
 )
 _SOAK_SCENARIOS: Final = ("get_item", "list", "create")
 _FEATURE_SWITCHES: Final = frozenset(label for label, _, _ in _VARIANTS)

@@ -180,6 +180,8 @@ def service(
     env = stack.service_env("ITEMS_", "items") | {
         "ITEMS_PORT": str(port),
         "ITEMS_WORKERS": str(workers),
+        # Every request is counted, none refused: the limit's cost, not its refusals.
+        "ITEMS_RATE_LIMIT": "1000000000/minute",
         "ITEMS_LOG_FORMAT": "json",
         "ITEMS_LOG_LEVEL": "INFO",
         "ITEMS_DATABASE_POOL_SIZE": str(POOL_SIZE),

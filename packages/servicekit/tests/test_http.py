@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from kit_demo import create_demo_app, demo_settings
+from pydantic import ValidationError
+from redis.asyncio import Redis
 from starlette.requests import Request
 
 from servicekit.devstack import free_port
@@ -399,6 +402,121 @@ async def _demo_backends(connection: asyncpg.Connection) -> set[int]:
     return {row["pid"] for row in rows}
 
 
+class TestRateLimits:
+    @pytest.fixture
+    def limited(self, database_url: str, redis_url: str, jwks_url: str) -> Callable[..., FastAPI]:
+        def build(rate: str = "3/minute", **http: Any) -> FastAPI:
+            settings = demo_settings(
+                database_url,
+                redis_url,
+                jwks_url,
+                http=HttpSettings.model_validate({"rate_limit": rate, **http}),
+            )
+            return create_demo_app(settings)
+
+        return build
+
+    async def test_every_api_response_carries_the_ietf_fields(
+        self, redis: Redis, limited: Callable[..., FastAPI]
+    ) -> None:
+        async with app_client(limited("600/minute")) as client:
+            first = await client.get("/read/notes")
+            second = await client.get("/missing")
+
+        assert first.headers["ratelimit-policy"] == '"default";q=600;w=60'
+        assert first.headers["ratelimit"] == '"default";r=599;t=1'
+        assert second.headers["ratelimit"] == '"default";r=598;t=1'
+
+    async def test_past_the_quota_a_429_problem_with_retry_after(
+        self, redis: Redis, limited: Callable[..., FastAPI]
+    ) -> None:
+        async with app_client(limited("3/minute")) as client:
+            responses = [await client.get("/read/notes") for _ in range(4)]
+
+        assert [r.status_code for r in responses] == [200, 200, 200, 429]
+        refused = responses[3]
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["status"] == 429
+        assert 1 <= int(refused.headers["retry-after"]) <= 20
+        assert refused.headers["ratelimit"] == '"default";r=0;t=60'
+        assert refused.headers["x-request-id"]
+
+    async def test_probes_metrics_and_docs_are_not_limited(
+        self, redis: Redis, limited: Callable[..., FastAPI]
+    ) -> None:
+        async with app_client(limited("1/minute")) as client:
+            responses = [
+                await client.get(path)
+                for path in ["/health/live", "/health/ready", "/metrics", "/openapi.json"] * 2
+            ]
+
+        assert {r.status_code for r in responses} == {200}
+        assert not any("ratelimit" in r.headers for r in responses)
+
+    async def test_a_valid_token_is_its_users_quota_not_its_addresses(
+        self, redis: Redis, limited: Callable[..., FastAPI], token_factory: TokenFactory
+    ) -> None:
+        alice = {"Authorization": f"Bearer {token_factory.issue()}"}
+        forged = {"Authorization": "Bearer not-a-token"}
+        async with app_client(limited("2/minute")) as client:
+            anonymous = [await client.get("/read/notes") for _ in range(2)]
+            with_forged_token = await client.get("/read/notes", headers=forged)
+            as_alice = await client.get("/whoami", headers=alice)
+
+        assert [r.status_code for r in anonymous] == [200, 200]
+        assert with_forged_token.status_code == 429  # counted against the address
+        assert as_alice.status_code == 200
+        assert as_alice.headers["ratelimit"] == '"default";r=1;t=30'
+
+    async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_quota(
+        self, redis: Redis, limited: Callable[..., FastAPI]
+    ) -> None:
+        app = limited("1/minute", trusted_proxies=["127.0.0.1"])
+        async with app_client(app) as client:
+            first = await client.get("/read/notes", headers={"X-Forwarded-For": "203.0.113.1"})
+            other = await client.get("/read/notes", headers={"X-Forwarded-For": "203.0.113.2"})
+            again = await client.get("/read/notes", headers={"X-Forwarded-For": "203.0.113.1"})
+
+        assert (first.status_code, other.status_code, again.status_code) == (200, 200, 429)
+
+    async def test_no_overshoot_across_two_instances(
+        self, redis: Redis, limited: Callable[..., FastAPI]
+    ) -> None:
+        async with app_client(limited("50/minute")) as one, app_client(limited("50/minute")) as two:
+            responses = await asyncio.gather(
+                *((one, two)[i % 2].get("/missing") for i in range(200))
+            )
+
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(404) == 50
+        assert statuses.count(429) == 150
+
+    async def test_refusals_are_counted_in_metrics(
+        self, redis: Redis, limited: Callable[..., FastAPI]
+    ) -> None:
+        async with app_client(limited("1/minute")) as client:
+            for _ in range(3):
+                await client.get("/missing")
+            metrics = (await client.get("/metrics")).text
+
+        assert 'rate_limit_refused_total{policy="default"} 2.0' in metrics
+        assert "rate_limit_local_decisions_total 0.0" in metrics
+
+    async def test_switched_off_nothing_is_limited(
+        self, redis: Redis, limited: Callable[..., FastAPI]
+    ) -> None:
+        async with app_client(limited("1/minute", rate_limit_enabled=False)) as client:
+            responses = [await client.get("/missing") for _ in range(3)]
+
+        assert {r.status_code for r in responses} == {404}
+        assert not any("ratelimit" in r.headers for r in responses)
+
+    @pytest.mark.parametrize("rate", ["often", "10/fortnight", "0/minute"])
+    def test_a_bad_rate_is_a_settings_error(self, rate: str) -> None:
+        with pytest.raises(ValidationError, match="rate"):
+            HttpSettings.model_validate({"rate_limit": rate})
+
+
 class TestHealth:
     async def test_live(self, demo_client: httpx.AsyncClient) -> None:
         response = await demo_client.get("/health/live")
@@ -458,6 +576,15 @@ class TestDependenciesDown:
             response = await client.get("/health/live")
 
         assert response.status_code == 200
+
+    async def test_rate_limits_still_hold_without_redis(self, down_app: FastAPI) -> None:
+        async with app_client(down_app) as client:
+            response = await client.get("/missing")
+            metrics = (await client.get("/metrics")).text
+
+        assert response.status_code == 404
+        assert response.headers["ratelimit"] == '"default";r=599;t=1'
+        assert "rate_limit_local_decisions_total 1.0" in metrics
 
 
 class TestMetrics:

@@ -9,7 +9,7 @@ from items.main import create_app
 from items.models import MIGRATIONS
 from items.settings import ItemsSettings
 from servicekit.auth import JwksSettings, TokenSettings
-from servicekit.settings import DatabaseSettings, LogSettings, RedisSettings
+from servicekit.settings import DatabaseSettings, HttpSettings, LogSettings, Rate, RedisSettings
 from servicekit.testing import prepare_database
 
 
@@ -29,6 +29,8 @@ def settings(
         token=token_settings,
         jwks=JwksSettings(url=jwks_url),
         log=LogSettings(level="WARNING"),
+        # Every test calls from the same address; servicekit's tests cover the limit.
+        http=HttpSettings(rate_limit=Rate(quota=100_000, window=60)),
     )
 
 

@@ -159,6 +159,12 @@ class TestListItems:
         assert response.status_code == 200
         assert [item["id"] for item in response.json()] == [item.id for item in items[1:4]]
 
+    async def test_reads_are_rate_limited_per_client(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/items/")
+
+        assert response.headers["ratelimit-policy"] == '"default";q=100000;w=60'
+        assert response.headers["ratelimit"].startswith('"default";r=')
+
     async def test_defaults_to_ten(self, client: httpx.AsyncClient, db: AsyncSession) -> None:
         for _ in range(12):
             await create_item(db)

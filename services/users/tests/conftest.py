@@ -11,11 +11,11 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from servicekit.db import open_database
-from servicekit.settings import DatabaseSettings, LogSettings, RedisSettings
+from servicekit.settings import DatabaseSettings, HttpSettings, LogSettings, Rate, RedisSettings
 from servicekit.testing import prepare_database
 from users.main import create_app
 from users.models import MIGRATIONS
-from users.settings import KeySettings, UsersSettings
+from users.settings import AuthSettings, KeySettings, UsersSettings
 from users.signing_key.keyring import Keyring
 
 
@@ -34,6 +34,13 @@ def settings(database_url: str, redis_url: str) -> UsersSettings:
             key_encryption_key=SecretStr(base64.urlsafe_b64encode(os.urandom(32)).decode())
         ),
         log=LogSettings(level="WARNING"),
+        # Every test logs in and registers from the same address; the limits' own
+        # tests (test_rate_limits.py) run an app with the defaults.
+        auth=AuthSettings(
+            login_rate_limit=Rate(quota=100_000, window=60),
+            registration_rate_limit=Rate(quota=100_000, window=60),
+        ),
+        http=HttpSettings(rate_limit=Rate(quota=100_000, window=60)),
     )
 
 

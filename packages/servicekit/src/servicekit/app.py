@@ -39,6 +39,8 @@ from servicekit.state import STATE_KEY, ServiceState
 __all__ = ["ServiceApp", "create_service_app"]
 
 _QUIET_PATHS: Final = ("/health/live", "/health/ready", "/metrics")
+_UNLIMITED_PATHS: Final = ("/health/", "/metrics", "/docs", "/openapi.json")
+"""Prefixes of the paths no rate limit applies to: probes, metrics, the API's docs."""
 
 
 class ServiceApp(FastAPI):
@@ -71,11 +73,11 @@ def create_service_app(
     @asynccontextmanager
     async def app_lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with lifespan() as state:
-            metrics.watch_pool(state.database.engine)
+            metrics.watch(state.database.engine, state.rate_limiter)
             try:
                 yield {STATE_KEY: state}
             finally:
-                metrics.unwatch_pool()
+                metrics.unwatch()
 
     app = ServiceApp(
         title=name,
@@ -99,7 +101,12 @@ def create_service_app(
         app, conflicts=conflicts or {}, allowed_methods=_allowed_methods(every_router)
     )
     install_middleware(
-        app, settings.http, metrics=metrics, access_log=access_log, quiet_paths=_QUIET_PATHS
+        app,
+        settings.http,
+        metrics=metrics,
+        access_log=access_log,
+        quiet_paths=_QUIET_PATHS,
+        unlimited_paths=_UNLIMITED_PATHS,
     )
     return app
 

@@ -225,8 +225,16 @@ class RateLimited(AppError):
     description = "Too many requests; see `Retry-After`."
     default_detail = "Too many requests; retry later."
 
-    def __init__(self, detail: str | None = None, *, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(max(retry_after, 1))})
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        retry_after: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            detail, headers={**(headers or {}), "Retry-After": str(max(retry_after, 1))}
+        )
 
 
 class ServiceUnavailable(AppError):

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -31,6 +33,8 @@ __all__ = [
     "HttpSettings",
     "LogSettings",
     "MetricsSettings",
+    "Rate",
+    "RateText",
     "RedisSettings",
     "ServerSettings",
     "ServiceSettings",
@@ -50,6 +54,38 @@ def _comma_separated(value: Any) -> Any:
 
 
 CommaSeparated = Annotated[tuple[str, ...], BeforeValidator(_comma_separated)]
+
+_TIME_UNITS: Final = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RATE: Final = re.compile(r"\s*(\d+)\s*/\s*(\d+)?\s*(second|minute|hour|day)s?\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``quota`` requests per ``window`` seconds; in the environment ``600/minute``,
+    ``10/second``, ``5/15minutes``, ``1000/2hours``."""
+
+    quota: int
+    window: int
+
+    def __post_init__(self) -> None:
+        if self.quota < 1 or self.window < 1:
+            raise ValueError("a rate needs a quota and a window of at least 1")
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """The rate ``text`` writes, e.g. ``600/minute``."""
+        match = _RATE.fullmatch(text)
+        if match is None:
+            raise ValueError(f"{text!r} is not a rate like 600/minute or 5/15minutes")
+        quota, count, unit = match.groups()
+        return cls(quota=int(quota), window=int(count or 1) * _TIME_UNITS[unit])
+
+
+def _rate(value: Any) -> Any:
+    return Rate.parse(value) if isinstance(value, str) else value
+
+
+RateText = Annotated[Rate, BeforeValidator(_rate)]
 """A list given as ``a,b,c`` in the environment."""
 
 
@@ -156,6 +192,11 @@ class HttpSettings(SettingsSection):
     """Addresses or CIDRs of proxies whose ``X-Forwarded-For`` is believed."""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     """Largest request body accepted; bigger ones get 413."""
+    rate_limit: RateText = Rate(quota=600, window=60)
+    """Requests per client (a valid token's user, else the address) per window, on every
+    API route, counted across every instance in Redis."""
+    rate_limit_enabled: bool = True
+    """Off, nothing is limited and no RateLimit header is sent (to measure the cost)."""
 
 
 class LogSettings(SettingsSection):

@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 
 from servicekit.auth import JwksSettings, TokenSettings, TokenVerifier, open_jwks_verifier
 from servicekit.db import Database, open_database
+from servicekit.ratelimit import RateLimiter
 from servicekit.redis import open_redis
 from servicekit.settings import ServiceSettings
 
@@ -30,11 +31,13 @@ StateT = TypeVar("StateT", bound="ServiceState")
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceState:
-    """What every service holds for its lifetime: pool, Redis client, token verifier."""
+    """What every service holds for its lifetime: pool, Redis client, token verifier,
+    and the rate limiter on that Redis."""
 
     database: Database
     redis: Redis
     verifier: TokenVerifier
+    rate_limiter: RateLimiter
 
 
 @overload
@@ -67,4 +70,9 @@ async def open_service_state(
         open_redis(settings.redis, client_name=name) as redis,
         open_jwks_verifier(jwks, token=token) as verifier,
     ):
-        yield ServiceState(database=database, redis=redis, verifier=verifier)
+        yield ServiceState(
+            database=database,
+            redis=redis,
+            verifier=verifier,
+            rate_limiter=RateLimiter(redis, namespace=name),
+        )

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from servicekit.app import create_service_app
 from servicekit.auth import MAX_LEEWAY_SECONDS, TokenVerifier
 from servicekit.db import open_database
+from servicekit.ratelimit import RateLimiter
 from servicekit.redis import open_redis
 from users import __version__
 from users.account.endpoints import router as account_router
@@ -64,6 +65,7 @@ async def _lifespan(settings: UsersSettings) -> AsyncIterator[UsersState]:
             database=database,
             redis=redis,
             verifier=TokenVerifier.configured(keyring, settings.token),
+            rate_limiter=RateLimiter(redis, namespace="users"),
             settings=settings,
             keyring=keyring,
             passwords=passwords,

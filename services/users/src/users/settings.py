@@ -10,7 +10,8 @@ from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.auth import TokenSettings
-from servicekit.settings import ServerSettings, ServiceSettings, SettingsSection
+from servicekit.ratelimit import RatePolicy
+from servicekit.settings import Rate, RateText, ServerSettings, ServiceSettings, SettingsSection
 
 __all__ = ["AuthSettings", "KeySettings", "PasswordHashSettings", "UsersSettings"]
 
@@ -27,6 +28,22 @@ class AuthSettings(SettingsSection):
     """Absolute lifetime of a session, in seconds: no refresh extends it."""
     session_idle_ttl: int = Field(default=1_209_600, ge=300)
     """Seconds a session survives without a refresh."""
+    login_rate_limit: RateText = Rate(quota=10, window=60)
+    """Failed login attempts per client address, and per account, in a window (brute
+    force); a successful login does not count."""
+    registration_rate_limit: RateText = Rate(quota=100, window=3600)
+    """Accounts registered per client address in a window (an office behind one NAT
+    still signs up; a script making thousands does not)."""
+
+    @property
+    def login_policy(self) -> RatePolicy:
+        """The login limit, as the policy ``login``."""
+        return RatePolicy.of("login", self.login_rate_limit)
+
+    @property
+    def registration_policy(self) -> RatePolicy:
+        """The registration limit, as the policy ``registration``."""
+        return RatePolicy.of("registration", self.registration_rate_limit)
 
 
 def _key_encryption_key(value: SecretStr) -> SecretStr:

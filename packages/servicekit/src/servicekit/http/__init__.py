@@ -8,6 +8,9 @@ For endpoints:
   and before the response is sent; `DbReader`: reads in no transaction, one round
   trip each; `CurrentPrincipal`: the verified caller, or 401;
 - `problem_responses`: the error statuses an endpoint declares for OpenAPI;
+- `enforce_rate_limit`: an endpoint's own limit on top of the default one (login
+  per address and per account; `refund_rate_limit` gives back an attempt that
+  succeeded), with `client_address` and `hashed` for its keys;
 - `json_response`: a hot read's rows as JSON bytes, without a response model's cost;
   `url_of`: the absolute URL of one of the service's resources, for ``Location``.
 
@@ -36,6 +39,12 @@ from servicekit.http._problems import (
     install_problem_handlers,
     problem_response,
 )
+from servicekit.http._ratelimit import (
+    client_address,
+    enforce_rate_limit,
+    hashed,
+    refund_rate_limit,
+)
 from servicekit.http._routing import ServiceRoute, ServiceRouter
 from servicekit.http._urls import url_of
 from servicekit.http.middleware import install_middleware
@@ -50,8 +59,11 @@ __all__ = [
     "ServiceRoute",
     "ServiceRouter",
     "ValidationProblem",
+    "client_address",
     "current_request_id",
     "document_problems",
+    "enforce_rate_limit",
+    "hashed",
     "health_router",
     "install_middleware",
     "install_problem_handlers",
@@ -60,6 +72,7 @@ __all__ = [
     "problem_response",
     "problem_responses",
     "read_only",
+    "refund_rate_limit",
     "transaction",
     "unit_of_work",
     "url_of",

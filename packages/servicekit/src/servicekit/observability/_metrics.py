@@ -11,12 +11,14 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 from starlette.responses import Response
+
+from servicekit.ratelimit import RateLimiter
 
 __all__ = ["Metrics", "metrics_router"]
 
@@ -46,7 +48,7 @@ class Metrics:
         # `labels()` takes a lock and builds a key on every call; requests repeat
         # a small set of label values, so keep the children.
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        self._pool_collector: _PoolCollector | None = None
+        self._collectors: list[Collector] = []
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request and its duration (unless metrics are off)."""
@@ -61,17 +63,18 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def watch_pool(self, engine: AsyncEngine) -> None:
-        """Expose the connection pool of ``engine`` (replacing any earlier one)."""
-        self.unwatch_pool()
-        self._pool_collector = _PoolCollector(engine)
-        self.registry.register(self._pool_collector)
+    def watch(self, engine: AsyncEngine, limiter: RateLimiter) -> None:
+        """Expose the pool of ``engine`` and the counts of ``limiter`` (replacing earlier ones)."""
+        self.unwatch()
+        self._collectors = [_PoolCollector(engine), _RateLimitCollector(limiter)]
+        for collector in self._collectors:
+            self.registry.register(collector)
 
-    def unwatch_pool(self) -> None:
-        """Stop exposing the connection pool (at shutdown)."""
-        if self._pool_collector is not None:
-            self.registry.unregister(self._pool_collector)
-            self._pool_collector = None
+    def unwatch(self) -> None:
+        """Stop exposing the pool and the limiter (at shutdown)."""
+        for collector in self._collectors:
+            self.registry.unregister(collector)
+        self._collectors = []
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""
@@ -120,3 +123,26 @@ class _PoolCollector(Collector):
         yield size
         yield connections
         yield overflow
+
+
+class _RateLimitCollector(Collector):
+    """The limiter's refusals and local decisions, read at scrape time."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+
+    def collect(self) -> Iterator[Metric]:
+        refused = CounterMetricFamily(
+            "rate_limit_refused",
+            "Requests refused with 429, by rate-limit policy.",
+            labels=["policy"],
+        )
+        for policy, count in sorted(self._limiter.refused.items()):
+            refused.add_metric([policy], count)
+        local = CounterMetricFamily(
+            "rate_limit_local_decisions",
+            "Rate-limit decisions made in-process because Redis could not be asked.",
+        )
+        local.add_metric([], self._limiter.fallbacks)
+        yield refused
+        yield local

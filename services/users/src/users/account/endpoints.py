@@ -7,11 +7,20 @@ from typing import Final
 
 from fastapi import Request, Response
 
-from servicekit.http import CurrentPrincipal, DbSession, ServiceRouter, problem_responses, url_of
+from servicekit.http import (
+    CurrentPrincipal,
+    DbSession,
+    ServiceRouter,
+    client_address,
+    enforce_rate_limit,
+    problem_responses,
+    url_of,
+)
 from users.account import service
 from users.account.deps import CurrentUser, Passwords
 from users.account.models import User
 from users.account.schemas import UserCreate, UserRead
+from users.token.deps import Settings
 
 __all__ = ["router"]
 
@@ -26,12 +35,23 @@ _USER: Final = "/users/{user_id}"
     status_code=201,
     response_model=UserRead,
     summary="Register a user",
-    responses=problem_responses(409),
+    responses=problem_responses(409, 429),
 )
 async def create_user(
-    data: UserCreate, db: DbSession, passwords: Passwords, request: Request, response: Response
+    data: UserCreate,
+    db: DbSession,
+    passwords: Passwords,
+    settings: Settings,
+    request: Request,
+    response: Response,
 ) -> User:
-    """Create an account. E-mails are unique regardless of case; common passwords are refused."""
+    """Create an account. E-mails are unique regardless of case; common passwords are refused.
+
+    Registrations are limited per client address (`USERS_REGISTRATION_RATE_LIMIT`).
+    """
+    await enforce_rate_limit(
+        request, response, settings.auth.registration_policy, f"ip:{client_address(request)}"
+    )
     user = await service.register(db, passwords, data)
     response.headers["Location"] = url_of(request, _USER, user_id=user.id)
     return user

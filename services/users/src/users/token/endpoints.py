@@ -8,7 +8,15 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from servicekit.http import DbSession, ServiceRouter
+from servicekit.http import (
+    DbSession,
+    ServiceRouter,
+    client_address,
+    enforce_rate_limit,
+    hashed,
+    problem_responses,
+    refund_rate_limit,
+)
 from users.account.deps import Passwords
 from users.signing_key.deps import Keys
 from users.token import service
@@ -24,7 +32,10 @@ router = ServiceRouter(tags=["auth"])
     "/auth/token",
     response_model=TokenResponse,
     summary="Log in (OAuth2 password grant)",
-    responses={401: {"description": "Wrong e-mail or password (one answer for both)."}},
+    responses={
+        401: {"description": "Wrong e-mail or password (one answer for both)."},
+        **problem_responses(429),
+    },
 )
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -37,11 +48,21 @@ async def issue_token(
 ) -> TokenResponse:
     """Exchange an e-mail (`username`) and password for an access and a refresh token.
 
-    Unknown e-mail and wrong password get the same 401, after the same work.
+    Unknown e-mail and wrong password get the same 401, after the same work. Failed
+    attempts are limited per client address and per account (`USERS_LOGIN_RATE_LIMIT`):
+    past either, 429 with `Retry-After`, before the password is even looked at (a
+    successful login gives its attempt back).
     """
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
-    return await service.login(
+    policy = settings.auth.login_policy
+    clients = (
+        f"ip:{client_address(request)}",
+        f"account:{hashed(form.username.strip().lower())}",
+    )
+    for client in clients:
+        await enforce_rate_limit(request, response, policy, client)
+    tokens = await service.login(
         db,
         passwords=passwords,
         keyring=keyring,
@@ -53,6 +74,10 @@ async def issue_token(
         user_agent=request.headers.get("user-agent"),
         ip=_client_ip(request),
     )
+    # Only failed attempts bring a client closer to the limit.
+    for client in clients:
+        await refund_rate_limit(request, policy, client)
+    return tokens
 
 
 def _client_ip(request: Request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -3,7 +3,7 @@
 `install_middleware` stacks, outermost first::
 
     ServiceMiddleware   request id, Host check, body limit, HEAD as GET, the client
-                        and scheme behind trusted proxies, response
+                        and scheme behind trusted proxies, the rate limit, response
                         headers (request id, Server-Timing, security), 500s,
                         access log, metrics: one pass over the request headers,
                         one wrapped ``send``
@@ -22,11 +22,13 @@ from starlette.middleware.cors import CORSMiddleware
 from structlog.typing import FilteringBoundLogger
 
 from servicekit.http.middleware._proxies import TrustedProxies
+from servicekit.http.middleware._ratelimit import RequestRateLimit
 from servicekit.http.middleware._service import ServiceMiddleware
 from servicekit.observability import Metrics
+from servicekit.ratelimit import RatePolicy
 from servicekit.settings import HttpSettings
 
-__all__ = ["ServiceMiddleware", "TrustedProxies", "install_middleware"]
+__all__ = ["RequestRateLimit", "ServiceMiddleware", "TrustedProxies", "install_middleware"]
 
 
 def install_middleware(
@@ -36,10 +38,12 @@ def install_middleware(
     metrics: Metrics,
     access_log: FilteringBoundLogger,
     quiet_paths: Sequence[str],
+    unlimited_paths: Sequence[str],
 ) -> None:
     """Stack the layers around ``app``, in the order above.
 
-    ``quiet_paths`` (probes) are logged at DEBUG instead of INFO.
+    ``quiet_paths`` (probes) are logged at DEBUG instead of INFO; paths that start
+    with one of ``unlimited_paths`` (probes, metrics, docs) are not rate limited.
     """
     # Each add wraps the stack built so far: add from the innermost outwards.
     if http.cors_origins:
@@ -75,5 +79,10 @@ def install_middleware(
         max_body_bytes=http.max_body_bytes,
         allowed_hosts=http.trusted_hosts,
         trusted_proxies=http.trusted_proxies,
+        rate_limit=RequestRateLimit(
+            RatePolicy.of("default", http.rate_limit), exempt=unlimited_paths
+        )
+        if http.rate_limit_enabled
+        else None,
         quiet_paths=quiet_paths,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 __all__ = ["service_headers"]
@@ -21,8 +21,10 @@ def service_headers(
     request_id: bytes,
     elapsed_ms: float,
     credentials: bool,
+    extra: Sequence[tuple[bytes, bytes]] = (),
 ) -> list[tuple[bytes, bytes]]:
-    """A response's ``headers`` plus the request id, ``Server-Timing`` and the security set.
+    """A response's ``headers`` plus the request id, ``Server-Timing``, the security set
+    and ``extra`` (the rate limit's).
 
     ``Cache-Control: no-store`` too when the request carried credentials, unless the
     endpoint chose its own ``Cache-Control``.
@@ -32,6 +34,7 @@ def service_headers(
         (b"x-request-id", request_id),
         (b"server-timing", b"app;dur=%.1f" % elapsed_ms),
         *_SECURITY,
+        *extra,
     ]
     if credentials and not any(name.lower() == b"cache-control" for name, _ in result):
         result.append(_NO_STORE)

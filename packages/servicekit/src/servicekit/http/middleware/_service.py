@@ -12,14 +12,16 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import FilteringBoundLogger
 
-from servicekit.errors import AppError, BadRequest
+from servicekit.errors import AppError, BadRequest, RateLimited
 from servicekit.http._context import request_id_var
 from servicekit.http._problems import WrappedAppError, problem_response
 from servicekit.http.middleware._body_limit import counting, too_large
 from servicekit.http.middleware._headers import service_headers
 from servicekit.http.middleware._hosts import AllowedHosts
 from servicekit.http.middleware._proxies import TrustedProxies
+from servicekit.http.middleware._ratelimit import RequestRateLimit
 from servicekit.observability import Metrics
+from servicekit.ratelimit import rate_limit_headers
 
 __all__ = ["ServiceMiddleware"]
 
@@ -61,6 +63,7 @@ class ServiceMiddleware:
         max_body_bytes: int,
         allowed_hosts: Sequence[str] = ("*",),
         trusted_proxies: Sequence[str] = (),
+        rate_limit: RequestRateLimit | None = None,
         quiet_paths: Sequence[str] = (),
     ) -> None:
         self.app = app
@@ -69,6 +72,7 @@ class ServiceMiddleware:
         self.max_body_bytes = max_body_bytes
         self.hosts = None if "*" in allowed_hosts else AllowedHosts(allowed_hosts)
         self.proxies = TrustedProxies(trusted_proxies) if trusted_proxies else None
+        self.rate_limit = rate_limit
         self.quiet_paths = frozenset(quiet_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,7 +90,8 @@ class ServiceMiddleware:
         method = scope["method"]
         head = method == "HEAD"
         inner = self._inner_scope(scope, seen, head=head)
-        credentials = seen.credentials
+        credentials = seen.authorization is not None
+        limit_headers: list[tuple[bytes, bytes]] = []
         status = 500
         response_started = False
 
@@ -100,6 +105,7 @@ class ServiceMiddleware:
                     request_id=encoded_id,
                     elapsed_ms=(time.perf_counter() - started_at) * 1000,
                     credentials=credentials,
+                    extra=limit_headers,
                 )
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
@@ -107,6 +113,8 @@ class ServiceMiddleware:
 
         try:
             refusal = self._refusal(seen.host, seen.length)
+            if refusal is None and self.rate_limit is not None:
+                refusal = await self._limit(self.rate_limit, inner, seen, limit_headers)
             if refusal is not None:
                 await problem_response(refusal, instance=scope["path"])(
                     scope, receive, send_with_headers
@@ -163,6 +171,29 @@ class ServiceMiddleware:
             inner["scheme"] = self.proxies.scheme(peer, seen.forwarded_proto, scope["scheme"])
         return inner
 
+    async def _limit(
+        self,
+        limit: RequestRateLimit,
+        scope: Scope,
+        seen: _Headers,
+        headers: list[tuple[bytes, bytes]],
+    ) -> AppError | None:
+        """Count the request against the rate limit: its headers, and the 429 if refused."""
+        if not limit.applies(scope["path"]):
+            return None
+        decision = await limit.decide(scope, seen.authorization)
+        if decision is None:
+            return None
+        headers += rate_limit_headers(limit.policy, decision)
+        if decision.allowed:
+            return None
+        policy = limit.policy
+        return RateLimited(
+            f"More than {policy.quota} requests in {policy.window} s; "
+            f"retry in {decision.retry_after} s.",
+            retry_after=decision.retry_after,
+        )
+
     def _refusal(self, host: bytes | None, length: bytes | None) -> AppError | None:
         """Why the request is refused before the app sees it, if it is."""
         if self.hosts is not None and not self.hosts.allows(host):
@@ -179,8 +210,8 @@ class _Headers:
     """What the middleware needs of the request headers, read in one pass."""
 
     __slots__ = (
+        "authorization",
         "chunked",
-        "credentials",
         "forwarded_for",
         "forwarded_proto",
         "host",
@@ -194,7 +225,7 @@ class _Headers:
         self.request_id: bytes | None = None
         self.forwarded_for: bytes | None = None
         self.forwarded_proto: bytes | None = None
-        self.credentials = False
+        self.authorization: bytes | None = None
         self.chunked = False
         for name, value in headers:
             if name == b"host":
@@ -204,7 +235,7 @@ class _Headers:
             elif name == b"x-request-id":
                 self.request_id = value
             elif name == b"authorization":
-                self.credentials = True
+                self.authorization = value
             elif name == b"transfer-encoding":
                 self.chunked = True
             elif name == b"x-forwarded-for":

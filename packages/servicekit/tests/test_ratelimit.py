@@ -1,0 +1,156 @@
+"""Rate limits: the GCRA arithmetic, and the limiter on a real Redis and without one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+from structlog.testing import capture_logs
+
+from servicekit.devstack import free_port
+from servicekit.ratelimit import Decision, RateLimiter, RatePolicy, gcra, rate_limit_headers
+from servicekit.settings import Rate
+
+TEN_PER_MINUTE = RatePolicy(name="default", quota=10, window=60)
+
+
+class TestRate:
+    @pytest.mark.parametrize(
+        ("text", "quota", "window"),
+        [
+            ("600/minute", 600, 60),
+            ("10/second", 10, 1),
+            ("5 / 15minutes", 5, 900),
+            ("1000/2hours", 1000, 7200),
+            ("100000/day", 100000, 86400),
+        ],
+    )
+    def test_quota_and_window(self, text: str, quota: int, window: int) -> None:
+        assert Rate.parse(text) == Rate(quota, window)
+
+    @pytest.mark.parametrize("text", ["", "600", "600/fortnight", "-1/minute", "0/minute", "a/b"])
+    def test_nonsense_is_refused(self, text: str) -> None:
+        with pytest.raises(ValueError, match=r"rate|quota"):
+            Rate.parse(text)
+
+
+class TestGcra:
+    def test_a_burst_of_the_quota_then_refusals(self) -> None:
+        tat, now = 0.0, 1000.0
+        decisions = []
+        for _ in range(11):
+            decision, tat = gcra(tat, now, quota=10, window=60)
+            decisions.append(decision)
+
+        assert [d.allowed for d in decisions] == [True] * 10 + [False]
+        assert [d.remaining for d in decisions[:10]] == list(range(9, -1, -1))
+        assert decisions[0].reset == 6  # one emission interval to refill
+        assert decisions[9].reset == 60
+        assert decisions[10].retry_after == 6
+
+    def test_it_refills_one_interval_at_a_time(self) -> None:
+        tat, now = 0.0, 1000.0
+        for _ in range(10):
+            _, tat = gcra(tat, now, quota=10, window=60)
+
+        too_soon, tat = gcra(tat, now + 5.9, quota=10, window=60)
+        in_time, tat = gcra(tat, now + 6.0, quota=10, window=60)
+
+        assert not too_soon.allowed
+        assert in_time.allowed
+        assert in_time.remaining == 0
+
+    def test_a_refusal_does_not_count(self) -> None:
+        tat, now = 0.0, 1000.0
+        for _ in range(10):
+            _, tat = gcra(tat, now, quota=10, window=60)
+        _, after_refusal = gcra(tat, now, quota=10, window=60)
+
+        assert after_refusal == tat
+
+    def test_an_idle_client_gets_the_whole_quota_back(self) -> None:
+        tat, now = 0.0, 1000.0
+        for _ in range(10):
+            _, tat = gcra(tat, now, quota=10, window=60)
+        decision, _ = gcra(tat, now + 3600, quota=10, window=60)
+
+        assert decision.remaining == 9
+
+
+class TestHeaders:
+    def test_structured_fields_of_the_ietf_draft(self) -> None:
+        policy = RatePolicy(name="default", quota=600, window=60)
+        allowed = Decision(allowed=True, remaining=599, reset=1, retry_after=0)
+        refused = Decision(allowed=False, remaining=0, reset=60, retry_after=1)
+
+        assert dict(rate_limit_headers(policy, allowed)) == {
+            b"ratelimit-policy": b'"default";q=600;w=60',
+            b"ratelimit": b'"default";r=599;t=1',
+        }
+        assert dict(rate_limit_headers(policy, refused))[b"ratelimit"] == b'"default";r=0;t=60'
+
+
+class TestRateLimiter:
+    async def test_counts_per_client_and_refuses_past_the_quota(self, redis: Redis) -> None:
+        limiter = RateLimiter(redis, namespace="test")
+
+        alice = [await limiter.hit(TEN_PER_MINUTE, "user:alice") for _ in range(11)]
+        bob = await limiter.hit(TEN_PER_MINUTE, "user:bob")
+
+        assert [d.remaining for d in alice[:10]] == list(range(9, -1, -1))
+        assert not alice[10].allowed
+        assert 1 <= alice[10].retry_after <= 6
+        assert bob.allowed
+        assert bob.remaining == 9
+
+    async def test_no_overshoot_across_instances_under_concurrency(
+        self, redis: Redis, redis_url: str
+    ) -> None:
+        # Two instances: two clients, two pools, one Redis.
+        other = Redis.from_url(redis_url)
+        limiters = [RateLimiter(redis, namespace="test"), RateLimiter(other, namespace="test")]
+        policy = RatePolicy(name="default", quota=50, window=60)
+        try:
+            decisions = await asyncio.gather(
+                *(limiters[i % 2].hit(policy, "ip:203.0.113.9") for i in range(200))
+            )
+        finally:
+            await other.aclose()
+
+        assert sum(d.allowed for d in decisions) == 50
+        assert all(d.retry_after >= 1 for d in decisions if not d.allowed)
+
+    async def test_keys_expire_once_the_quota_is_whole_again(self, redis: Redis) -> None:
+        await RateLimiter(redis, namespace="test").hit(TEN_PER_MINUTE, "user:alice")
+
+        ttl = await redis.pttl("test:rl:default:user:alice")
+
+        assert 6_000 < ttl <= 7_000
+
+    async def test_without_redis_a_local_limiter_still_limits(self) -> None:
+        unreachable = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
+        limiter = RateLimiter(unreachable, namespace="test")
+        try:
+            with capture_logs() as logs:
+                decisions = [
+                    await limiter.hit(TEN_PER_MINUTE, "ip:198.51.100.7") for _ in range(12)
+                ]
+        finally:
+            await unreachable.aclose()
+
+        assert [d.allowed for d in decisions] == [True] * 10 + [False] * 2
+        assert limiter.fallbacks == 12
+        assert [line["event"] for line in logs] == ["rate_limit_redis_unavailable"]
+
+    async def test_a_refund_gives_one_request_back(self, redis: Redis) -> None:
+        limiter = RateLimiter(redis, namespace="test")
+        for _ in range(10):
+            await limiter.hit(TEN_PER_MINUTE, "user:alice")
+
+        await limiter.refund(TEN_PER_MINUTE, "user:alice")
+        after_refund = await limiter.hit(TEN_PER_MINUTE, "user:alice")
+        refused = await limiter.hit(TEN_PER_MINUTE, "user:alice")
+
+        assert after_refund.allowed
+        assert not refused.allowed
