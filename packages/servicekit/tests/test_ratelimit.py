@@ -91,6 +91,11 @@ class TestHeaders:
         assert dict(rate_limit_headers(policy, refused))[b"ratelimit"] == b'"default";r=0;t=60'
 
 
+async def _evalsha_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {"calls": 0})["calls"])
+
+
 class TestRateLimiter:
     async def test_counts_per_client_and_refuses_past_the_quota(self, redis: Redis) -> None:
         limiter = RateLimiter(redis, namespace="test")
@@ -120,6 +125,51 @@ class TestRateLimiter:
 
         assert sum(d.allowed for d in decisions) == 50
         assert all(d.retry_after >= 1 for d in decisions if not d.allowed)
+
+    async def test_a_busy_client_is_served_from_leases_exactly(self, redis: Redis) -> None:
+        limiter = RateLimiter(redis, namespace="test")
+        policy = RatePolicy(name="default", quota=600, window=60)
+        before = await _evalsha_calls(redis)
+
+        decisions = [await limiter.hit(policy, "user:busy") for _ in range(40)]
+
+        assert [d.remaining for d in decisions] == list(range(599, 559, -1))
+        # Leases of 1, 2, 4, 8, 16, 32: six round trips for forty requests.
+        assert await _evalsha_calls(redis) - before == 6
+
+    async def test_unused_leased_requests_are_given_back(self, redis: Redis) -> None:
+        policy = RatePolicy(name="default", quota=100, window=60)
+        one = RateLimiter(redis, namespace="test", lease_seconds=0.05)
+        other = RateLimiter(redis, namespace="test")
+        for _ in range(4):  # leases of 1, 2 and 4: three requests of the last unused
+            await one.hit(policy, "user:alice")
+        await asyncio.sleep(0.1)  # the lease expires
+
+        elsewhere = await other.hit(policy, "user:alice")
+        again = await one.hit(policy, "user:alice")
+
+        # The other instance sees the lease as taken; once given back, the
+        # client has used exactly six of its hundred.
+        assert elsewhere.remaining == 100 - 7 - 1
+        assert again.remaining == 100 - 6
+
+    async def test_leases_never_admit_more_than_the_quota(
+        self, redis: Redis, redis_url: str
+    ) -> None:
+        other = Redis.from_url(redis_url)
+        limiters = [RateLimiter(redis, namespace="test"), RateLimiter(other, namespace="test")]
+        policy = RatePolicy(name="default", quota=100, window=60)
+        try:
+            warm = [await limiters[i % 2].hit(policy, "user:busy") for i in range(20)]
+            burst = await asyncio.gather(
+                *(limiters[i % 2].hit(policy, "user:busy") for i in range(300))
+            )
+        finally:
+            await other.aclose()
+
+        admitted = sum(d.allowed for d in [*warm, *burst])
+        # Never more than the quota; at most a lease (a tenth of it) per instance unused.
+        assert 100 - 2 * 10 <= admitted <= 100
 
     async def test_keys_expire_once_the_quota_is_whole_again(self, redis: Redis) -> None:
         await RateLimiter(redis, namespace="test").hit(TEN_PER_MINUTE, "user:alice")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from servicekit.settings import RedisSettings
 
@@ -119,10 +120,32 @@ class ScriptBatcher:
                 call.reply.set_result(reply)
 
     async def _pipeline(self, calls: Sequence[_Call]) -> list[Any]:
-        pipe = self.redis.pipeline(transaction=False)
-        for call in calls:
-            pipe.execute_command("EVALSHA", call.sha, len(call.keys), *call.keys, *call.args)
-        return list(await pipe.execute(raise_on_error=False))
+        """One write of every call, then their replies in order, on one pooled connection.
+
+        The connection's own API rather than a `Pipeline`: no per-reply timer (the
+        batch has one), no per-batch bookkeeping, and an error reply (``NOSCRIPT``)
+        is that call's answer while the others are read on.
+        """
+        pool = self.redis.connection_pool
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py
+        try:
+            commands = [("EVALSHA", c.sha, len(c.keys), *c.keys, *c.args) for c in calls]
+            await connection.send_packed_command(
+                connection.pack_commands(commands), check_health=False
+            )
+            replies: list[Any] = []
+            for _ in calls:
+                try:
+                    replies.append(await connection.read_response(timeout=math.inf))
+                except ResponseError as error:
+                    replies.append(error)
+        except BaseException:
+            # Replies may be left unread on it: it must not go back to the pool as is.
+            await connection.disconnect(nowait=True)
+            raise
+        finally:
+            await pool.release(connection)
+        return replies
 
 
 @lru_cache(maxsize=64)

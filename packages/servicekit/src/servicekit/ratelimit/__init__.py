@@ -1,8 +1,8 @@
 """Rate limits: GCRA in Redis, shared by every instance, with the IETF header fields.
 
 - `RatePolicy`: a named quota and window (a configured `servicekit.settings.Rate`);
-- `RateLimiter`: one atomic Redis script call per decision, and a local limiter
-  while Redis is unreachable;
+- `RateLimiter`: one atomic Redis script call per decision (or per lease, for a
+  busy client), and a local limiter while Redis is unreachable;
 - `Decision`: what a client is told (`rate_limit_headers`).
 
 Why GCRA rather than a sliding window: one key per client holding one number
