@@ -51,20 +51,29 @@ MODES: Final = {
         seconds=5,
         warmup=2,
         rows=100_000,
-        scenarios=("get_item", "list", "list_keyset", "create", "page_first", "page_1000_keyset"),
+        scenarios=(
+            "get_item",
+            "get_item_hot",
+            "list",
+            "list_keyset",
+            "create",
+            "page_first",
+            "page_1000_keyset",
+        ),
         variants=False,
     ),
     "full": Mode(
         rounds=3, seconds=10, warmup=3, rows=1_000_000, scenarios=tuple(SCENARIOS), variants=True
     ),
 }
-_CORE_SCENARIOS: Final = ("get_item", "list", "create")
+_CORE_SCENARIOS: Final = ("get_item", "get_item_hot", "list", "create")
 # The service with one feature off: (label, what is off, settings).
 _VARIANTS: Final = (
     ("items-no-access-log", "no access log", {"ITEMS_LOG_LEVEL": "WARNING"}),
     ("items-no-metrics", "no metrics", {"ITEMS_METRICS_ENABLED": "false"}),
     ("items-no-token-cache", "every token checked", {"ITEMS_TOKEN_CACHE_SIZE": "0"}),
     ("items-no-rate-limit", "no rate limit", {"ITEMS_RATE_LIMIT_ENABLED": "false"}),
+    ("items-no-cache", "no cache", {"ITEMS_CACHE_ENABLED": "false"}),
 )
 _SOAK_SCENARIOS: Final = ("get_item", "list", "create")
 _FEATURE_SWITCHES: Final = frozenset(label for label, _, _ in _VARIANTS)

@@ -69,7 +69,7 @@ def measure(
     env = {
         "BENCH_METHOD": scenario.method,
         "BENCH_PATH": target.paths[scenario.name],
-        "BENCH_IDS": str(ids),
+        "BENCH_IDS": str(scenario.ids or ids),
         "BENCH_BODY": scenario.body or "",
         "BENCH_TOKEN": token if scenario.authenticated else "",
     }

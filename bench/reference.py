@@ -6,11 +6,13 @@ rows with orjson. It does the same database work as the items service, on the
 same table, and answers with the same JSON shape:
 
     GET  /items/{id}                       200 item | 404
+    GET  /cached/items/{id}                the same through a Redis GET of the ready bytes
+                                           (a miss: the query, then SET EX 300)
     GET  /items/?limit=&skip= | &after=    200 [item, ...] in id order (offset or keyset)
     POST /items/ {"name", "description"}   201 item
 
-Run by the harness as ``uvicorn bench.reference:app`` with ``BENCH_PG_DSN`` and
-``BENCH_POOL_SIZE`` set.
+Run by the harness as ``uvicorn bench.reference:app`` with ``BENCH_PG_DSN``,
+``BENCH_REDIS_URL`` and ``BENCH_POOL_SIZE`` set.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import parse_qsl
 
 import asyncpg
 import orjson
+from redis.asyncio import Redis
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,7 +47,7 @@ _INSERT: Final = """
 _OWNER: Final = uuid.UUID("00000000-0000-7000-8000-000000000001")
 _JSON: Final = [(b"content-type", b"application/json")]
 
-_state: dict[str, asyncpg.Pool] = {}
+_state: dict[str, Any] = {}
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,10 +68,26 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             await _send(send, 404, b'{"detail":"Not Found"}')
         else:
             await _send(send, 200, _dumps(dict(row)))
+    elif path.startswith("/cached/items/") and method == "GET" and path[14:].isdigit():
+        await _cached_item(pool, _state["redis"], int(path[14:]), send)
     elif path == "/health/live":
         await _send(send, 200, b'{"status":"ok"}')
     else:
         await _send(send, 404, b'{"detail":"Not Found"}')
+
+
+async def _cached_item(pool: asyncpg.Pool, redis: Redis, item_id: int, send: Send) -> None:
+    key = f"reference:item:{item_id}"
+    cached = await redis.get(key)
+    body = cached if isinstance(cached, bytes) else None
+    if body is None:
+        row = await pool.fetchrow(_GET, item_id)
+        if row is None:
+            await _send(send, 404, b'{"detail":"Not Found"}')
+            return
+        body = _dumps(dict(row))
+        await redis.set(key, body, ex=300)
+    await _send(send, 200, body)
 
 
 async def _list(pool: asyncpg.Pool, scope: Scope, send: Send) -> None:
@@ -112,9 +131,11 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             _state["pool"] = await asyncpg.create_pool(
                 os.environ["BENCH_PG_DSN"], min_size=size, max_size=size, reset=_no_reset
             )
+            _state["redis"] = Redis.from_url(os.environ["BENCH_REDIS_URL"])
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await _state.pop("pool").close()
+            await _state.pop("redis").aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

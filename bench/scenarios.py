@@ -20,12 +20,15 @@ class Scenario:
     method: str = "GET"
     body: str | None = None
     authenticated: bool = False
+    ids: int | None = None
+    """Draw ``{id}`` from the first this many items (a hot set), not from all of them."""
 
 
 SCENARIOS = {
     scenario.name: scenario
     for scenario in (
-        Scenario("get_item", "GET /items/{id}"),
+        Scenario("get_item", "GET /items/{id}, any of them: cache misses, mostly"),
+        Scenario("get_item_hot", "GET /items/{id}, one of 1,000: cache hits", ids=1_000),
         Scenario("list", "GET /items/?skip=100&limit=10"),
         Scenario("list_keyset", "GET /items/?limit=10 after item 100 (cursor)"),
         Scenario(

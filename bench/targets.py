@@ -101,6 +101,7 @@ class Target:
     def _paths(self) -> dict[str, str]:
         paths = {
             "get_item": "/items/{id}",
+            "get_item_hot": "/cached/items/{id}" if self.kind == "reference" else "/items/{id}",
             "list": "/items/?skip=100&limit=10",
             "create": "/items/",
             "page_first": "/items/?limit=100",
@@ -135,7 +136,11 @@ def reference(stack: Stack, *, workers: int = 1) -> Target:
             *("--workers", str(workers), "--loop", "uvloop", "--http", "httptools"),
             *("--no-access-log", "--log-level", "warning"),
         ],
-        env={"BENCH_PG_DSN": stack.database_url("items"), "BENCH_POOL_SIZE": str(POOL_SIZE)},
+        env={
+            "BENCH_PG_DSN": stack.database_url("items"),
+            "BENCH_REDIS_URL": stack.redis.url(),
+            "BENCH_POOL_SIZE": str(POOL_SIZE),
+        },
         port=port,
         ready_path="/health/live",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -557,6 +558,88 @@ class TestDeleteItem:
         )
 
         assert response.status_code == 412
+
+
+class TestCache:
+    """GET /items/{id} from Redis: the same bytes, and never an old version after a write."""
+
+    async def test_a_second_read_is_served_from_the_cache_with_the_same_bytes(
+        self, client: httpx.AsyncClient, owner: Caller
+    ) -> None:
+        item = await _create(client, owner)
+        before = await _count(client, "cache_hits_total")
+
+        first = await client.get(f"/items/{item['id']}")
+        second = await client.get(f"/items/{item['id']}")
+        revalidated = await client.get(f"/items/{item['id']}", headers={"If-None-Match": '"1"'})
+
+        assert first.content == second.content
+        assert first.headers["etag"] == second.headers["etag"] == '"1"'
+        assert second.headers["content-type"] == "application/json"
+        assert revalidated.status_code == 304
+        assert await _count(client, "cache_hits_total") - before == 2
+
+    async def test_after_a_change_the_new_version_is_served(
+        self, client: httpx.AsyncClient, owner: Caller
+    ) -> None:
+        item = await _create(client, owner)
+        await client.get(f"/items/{item['id']}")
+
+        await client.patch(f"/items/{item['id']}", json={"name": "Renamed"}, headers=owner.headers)
+        after = await client.get(f"/items/{item['id']}")
+
+        assert after.json()["name"] == "Renamed"
+        assert after.headers["etag"] == '"2"'
+
+    async def test_after_a_delete_it_is_gone(
+        self, client: httpx.AsyncClient, owner: Caller
+    ) -> None:
+        item = await _create(client, owner)
+        await client.get(f"/items/{item['id']}")
+
+        await client.delete(f"/items/{item['id']}", headers=owner.headers)
+
+        assert (await client.get(f"/items/{item['id']}")).status_code == 404
+
+    async def test_a_cached_404_does_not_hide_the_item_created_next(
+        self, client: httpx.AsyncClient, owner: Caller
+    ) -> None:
+        first = await _create(client, owner)
+        missing = await client.get(f"/items/{first['id'] + 1}")
+
+        second = await _create(client, owner)
+        found = await client.get(f"/items/{second['id']}")
+
+        assert missing.status_code == 404
+        assert second["id"] == first["id"] + 1
+        assert found.status_code == 200
+
+    async def test_a_failed_write_leaves_the_cached_version_valid(
+        self, client: httpx.AsyncClient, owner: Caller, stranger: Caller
+    ) -> None:
+        item = await _create(client, owner)
+        await client.get(f"/items/{item['id']}")
+
+        refused = await client.patch(
+            f"/items/{item['id']}", json={"name": "Hijacked"}, headers=stranger.headers
+        )
+        after = await client.get(f"/items/{item['id']}")
+
+        assert refused.status_code == 403
+        assert after.json()["name"] == item["name"]
+
+
+async def _create(client: httpx.AsyncClient, owner: Caller) -> dict[str, Any]:
+    response = await client.post("/items/", json={"name": "Cached lamp"}, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _count(client: httpx.AsyncClient, metric: str) -> float:
+    text = (await client.get("/metrics")).text
+    line = next(line for line in text.splitlines() if line.startswith(metric + " "))
+    return float(line.split()[1])
 
 
 def test_reads_select_exactly_what_clients_see() -> None:

@@ -251,6 +251,43 @@ class TestGetUser:
 
         assert response.status_code == 401
 
+    async def test_served_again_from_the_cache_with_its_etag(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        created = await register(client)
+        headers = auth((await log_in(client, created["email"]))["access_token"])
+
+        first = await client.get(f"/users/{created['id']}", headers=headers)
+        second = await client.get(f"/users/{created['id']}", headers=headers)
+        current = await client.get(
+            f"/users/{created['id']}", headers={**headers, "If-None-Match": first.headers["etag"]}
+        )
+        metrics = (await client.get("/metrics")).text
+
+        assert first.content == second.content
+        assert first.json() == created
+        assert first.headers["etag"] == second.headers["etag"]
+        assert current.status_code == 304
+        assert "cache_hits_total" in metrics
+
+    async def test_a_cached_user_is_still_hidden_from_others(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        other = await create_user(db)
+        admin = await create_user(db, role="admin")
+        caller = await create_user(db)
+        await client.get(
+            f"/users/{other.id}",
+            headers=auth((await log_in(client, admin.email))["access_token"]),
+        )
+
+        response = await client.get(
+            f"/users/{other.id}",
+            headers=auth((await log_in(client, caller.email))["access_token"]),
+        )
+
+        assert response.status_code == 404
+
     async def test_an_id_that_is_not_a_uuid_is_422(
         self, client: httpx.AsyncClient, db: AsyncSession
     ) -> None:

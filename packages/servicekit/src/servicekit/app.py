@@ -73,7 +73,7 @@ def create_service_app(
     @asynccontextmanager
     async def app_lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with lifespan() as state:
-            metrics.watch(state.database.engine, state.rate_limiter)
+            metrics.watch(state.database.engine, state.rate_limiter, state.cache)
             try:
                 yield {STATE_KEY: state}
             finally:

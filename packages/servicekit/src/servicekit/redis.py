@@ -3,7 +3,7 @@
 One client (one connection pool) per process, bytes in and out, with connect
 and read timeouts so that an unreachable Redis costs a request a bounded wait,
 never a hang. `ScriptBatcher` sends the Lua scripts of concurrent requests in one
-round trip.
+round trip; `Outage` is how a feature that can do without Redis notices it is gone.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import structlog
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -24,7 +26,9 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from servicekit.settings import RedisSettings
 
-__all__ = ["Redis", "ScriptBatcher", "create_redis", "open_redis"]
+__all__ = ["Outage", "Redis", "ScriptBatcher", "create_redis", "open_redis"]
+
+_log = structlog.get_logger("servicekit.redis")
 
 
 def create_redis(settings: RedisSettings, *, client_name: str) -> Redis:
@@ -57,7 +61,7 @@ class _Call:
     source: str
     sha: str
     keys: Sequence[str]
-    args: Sequence[str | int | float]
+    args: Sequence[str | int | float | bytes]
     reply: asyncio.Future[Any] = field(compare=False)
 
 
@@ -80,7 +84,9 @@ class ScriptBatcher:
         self._queue: list[_Call] = []
         self._sending: set[asyncio.Task[None]] = set()
 
-    async def run(self, source: str, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
+    async def run(
+        self, source: str, keys: Sequence[str], args: Sequence[str | int | float | bytes]
+    ) -> Any:
         """The reply of the script ``source`` on ``keys`` and ``args``."""
         loop = asyncio.get_running_loop()
         call = _Call(source, _sha(source), keys, args, loop.create_future())
@@ -151,3 +157,38 @@ class ScriptBatcher:
 @lru_cache(maxsize=64)
 def _sha(source: str) -> str:
     return hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+
+class Outage:
+    """Whether Redis is taken to be away, for a feature that works on without it.
+
+    After a failure the feature skips Redis for ``retry_after`` seconds (no request
+    pays a timeout meanwhile), then tries again. Logged once when it starts and once
+    when it ends, as ``<feature>_redis_unavailable`` and ``<feature>_redis_back``.
+    """
+
+    def __init__(self, feature: str, *, retry_after: float = 1.0) -> None:
+        self.feature = feature
+        self.retry_after = retry_after
+        self._until = 0.0
+
+    @property
+    def ongoing(self) -> bool:
+        """Whether to skip Redis now."""
+        return time.monotonic() < self._until
+
+    def failed(self, exc: BaseException, *, meanwhile: str) -> None:
+        """A call failed with ``exc``; ``meanwhile`` says what the feature does instead."""
+        if not self._until:
+            _log.warning(
+                f"{self.feature}_redis_unavailable",
+                error=str(exc) or type(exc).__name__,
+                fallback=meanwhile,
+            )
+        self._until = time.monotonic() + self.retry_after
+
+    def answered(self) -> None:
+        """A call succeeded: the outage, if there was one, is over."""
+        if self._until:
+            self._until = 0.0
+            _log.info(f"{self.feature}_redis_back")

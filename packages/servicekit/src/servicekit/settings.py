@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 __all__ = [
+    "CacheSettings",
     "DatabaseSettings",
     "HealthSettings",
     "HttpSettings",
@@ -219,6 +220,19 @@ class MetricsSettings(SettingsSection):
     """Count every request and serve ``/metrics``; off, neither (to measure what they cost)."""
 
 
+class CacheSettings(SettingsSection):
+    """The read-through cache of hot responses in Redis."""
+
+    env_prefix = "CACHE_"
+
+    enabled: bool = True
+    """Off, every read goes to the database (to measure, or to debug)."""
+    ttl: float = Field(default=300, gt=0)
+    """Seconds an entry lives (±10%), if no write invalidates it first."""
+    absent_ttl: float = Field(default=5, gt=0)
+    """Seconds a 404 is remembered."""
+
+
 class TelemetrySettings(SettingsSection):
     """FastAPI's native OpenTelemetry instrumentation."""
 
@@ -278,6 +292,7 @@ class ServiceSettings(BaseSettings):
     health: HealthSettings = HealthSettings()
     metrics: MetricsSettings = MetricsSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    cache: CacheSettings = CacheSettings()
     server: ServerSettings = ServerSettings()
 
     @classmethod

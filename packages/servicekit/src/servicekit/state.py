@@ -17,12 +17,13 @@ from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
 from servicekit.auth import JwksSettings, TokenSettings, TokenVerifier, open_jwks_verifier
+from servicekit.cache import ResponseCache
 from servicekit.db import Database, open_database
 from servicekit.ratelimit import RateLimiter
 from servicekit.redis import open_redis
 from servicekit.settings import ServiceSettings
 
-__all__ = ["STATE_KEY", "ServiceState", "open_service_state", "service_state"]
+__all__ = ["STATE_KEY", "ServiceState", "open_service_state", "response_cache", "service_state"]
 
 STATE_KEY: Final = "service"
 
@@ -32,12 +33,13 @@ StateT = TypeVar("StateT", bound="ServiceState")
 @dataclass(frozen=True, kw_only=True)
 class ServiceState:
     """What every service holds for its lifetime: pool, Redis client, token verifier,
-    and the rate limiter on that Redis."""
+    and on that Redis the rate limiter and the response cache."""
 
     database: Database
     redis: Redis
     verifier: TokenVerifier
     rate_limiter: RateLimiter
+    cache: ResponseCache
 
 
 @overload
@@ -75,4 +77,16 @@ async def open_service_state(
             redis=redis,
             verifier=verifier,
             rate_limiter=RateLimiter(redis, namespace=name),
+            cache=response_cache(redis, settings, name=name),
         )
+
+
+def response_cache(redis: Redis, settings: ServiceSettings, *, name: str) -> ResponseCache:
+    """The response cache of the service ``name``, as its settings say."""
+    return ResponseCache(
+        redis,
+        namespace=f"{name}:cache",
+        ttl=settings.cache.ttl,
+        absent_ttl=settings.cache.absent_ttl,
+        enabled=settings.cache.enabled,
+    )

@@ -13,6 +13,7 @@ from servicekit.auth import MAX_LEEWAY_SECONDS, TokenVerifier
 from servicekit.db import open_database
 from servicekit.ratelimit import RateLimiter
 from servicekit.redis import open_redis
+from servicekit.state import response_cache
 from users import __version__
 from users.account.endpoints import router as account_router
 from users.account.password import open_password_hasher
@@ -66,6 +67,7 @@ async def _lifespan(settings: UsersSettings) -> AsyncIterator[UsersState]:
             redis=redis,
             verifier=TokenVerifier.configured(keyring, settings.token),
             rate_limiter=RateLimiter(redis, namespace="users"),
+            cache=response_cache(redis, settings, name="users"),
             settings=settings,
             keyring=keyring,
             passwords=passwords,

@@ -6,21 +6,25 @@ For endpoints:
   wrong media type (415) before reading them;
 - `DbSession`: the request's unit of work, committed after the endpoint returns
   and before the response is sent; `DbReader`: reads in no transaction, one round
-  trip each; `CurrentPrincipal`: the verified caller, or 401;
+  trip each; `CurrentPrincipal`: the verified caller, or 401; `Cache`: the
+  response cache;
 - `problem_responses`: the error statuses an endpoint declares for OpenAPI;
 - `enforce_rate_limit`: an endpoint's own limit on top of the default one (login
   per address and per account; `refund_rate_limit` gives back an attempt that
   succeeded), with `client_address` and `hashed` for its keys;
 - `json_response`: a hot read's rows as JSON bytes, without a response model's cost;
-  `url_of`: the absolute URL of one of the service's resources, for ``Location``.
+  `url_of`: the absolute URL of one of the service's resources, for ``Location``;
+- `if_none_match_matches`, `if_match_holds`: conditional requests (RFC 9110 §13);
 
 For the app (`servicekit.app` wires them): the RFC 9457 problem renderer and its
 exception handlers, the OpenAPI problem schema, the health probes, the request
 id, and the ASGI middleware stack (`servicekit.http.middleware`).
 """
 
+from servicekit.http._conditional import if_match_holds, if_none_match_matches
 from servicekit.http._context import current_request_id
 from servicekit.http._dependencies import (
+    Cache,
     CurrentPrincipal,
     DbReader,
     DbSession,
@@ -51,6 +55,7 @@ from servicekit.http.middleware import install_middleware
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
+    "Cache",
     "CurrentPrincipal",
     "DbReader",
     "DbSession",
@@ -65,6 +70,8 @@ __all__ = [
     "enforce_rate_limit",
     "hashed",
     "health_router",
+    "if_match_holds",
+    "if_none_match_matches",
     "install_middleware",
     "install_problem_handlers",
     "json_bytes",

@@ -8,6 +8,7 @@
 - `DbReader`: for an endpoint that only reads, a `Reader` on a pooled connection
   in no transaction: one round trip per query, nothing to commit.
 - `CurrentPrincipal`: the verified caller, or a 401 with ``WWW-Authenticate``.
+- `Cache`: the service's `ResponseCache`.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import InvalidToken, Principal
+from servicekit.cache import ResponseCache
 from servicekit.db import Reader, Transaction
 from servicekit.errors import Unauthorized
 from servicekit.state import service_state
 
 __all__ = [
     "DATABASE_DEPENDENCIES",
+    "Cache",
     "CurrentPrincipal",
     "DbReader",
     "DbSession",
@@ -62,6 +65,10 @@ async def read_only(request: Request) -> Reader:
     return service_state(request).database.reader
 
 
+async def _response_cache(request: Request) -> ResponseCache:
+    return service_state(request).cache
+
+
 async def _current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -84,3 +91,5 @@ DbReader = Annotated[Reader, Depends(read_only)]
 DATABASE_DEPENDENCIES = (unit_of_work, transaction, read_only)
 """What an endpoint uses the database through (so it can answer 503)."""
 CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]
+Cache = Annotated[ResponseCache, Depends(_response_cache)]
+"""The service's response cache (`servicekit.cache`)."""

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 from starlette.responses import Response
 
+from servicekit.cache import ResponseCache
 from servicekit.ratelimit import RateLimiter
 
 __all__ = ["Metrics", "metrics_router"]
@@ -63,15 +64,20 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def watch(self, engine: AsyncEngine, limiter: RateLimiter) -> None:
-        """Expose the pool of ``engine`` and the counts of ``limiter`` (replacing earlier ones)."""
+    def watch(self, engine: AsyncEngine, limiter: RateLimiter, cache: ResponseCache) -> None:
+        """Expose the pool of ``engine`` and the counts of ``limiter`` and ``cache``
+        (replacing earlier ones)."""
         self.unwatch()
-        self._collectors = [_PoolCollector(engine), _RateLimitCollector(limiter)]
+        self._collectors = [
+            _PoolCollector(engine),
+            _RateLimitCollector(limiter),
+            _CacheCollector(cache),
+        ]
         for collector in self._collectors:
             self.registry.register(collector)
 
     def unwatch(self) -> None:
-        """Stop exposing the pool and the limiter (at shutdown)."""
+        """Stop exposing the pool, the limiter and the cache (at shutdown)."""
         for collector in self._collectors:
             self.registry.unregister(collector)
         self._collectors = []
@@ -146,3 +152,33 @@ class _RateLimitCollector(Collector):
         local.add_metric([], self._limiter.fallbacks)
         yield refused
         yield local
+
+
+_CACHE_COUNTERS = (
+    ("hit", "cache_hits", "Responses served from the cache."),
+    ("miss", "cache_misses", "Responses loaded from the database and cached."),
+    ("error", "cache_errors", "Cache calls that failed or were skipped: Redis away."),
+    (
+        "stampede_wait",
+        "cache_stampede_waits",
+        "Requests that waited for another's load of the same key instead of loading it.",
+    ),
+    (
+        "stale_fill_refused",
+        "cache_stale_fills_refused",
+        "Loads not cached because a write invalidated the key meanwhile.",
+    ),
+)
+
+
+class _CacheCollector(Collector):
+    """The cache's counts, read at scrape time."""
+
+    def __init__(self, cache: ResponseCache) -> None:
+        self._cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        for count, name, documentation in _CACHE_COUNTERS:
+            family = CounterMetricFamily(name, documentation)
+            family.add_metric([], self._cache.counts[count])
+            yield family

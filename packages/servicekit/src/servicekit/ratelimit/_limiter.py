@@ -9,24 +9,19 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
-import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from servicekit.ratelimit._gcra import Decision, gcra
 from servicekit.ratelimit._policy import RatePolicy
 from servicekit.ratelimit._scripts import LEASE_SCRIPT
-from servicekit.redis import ScriptBatcher
+from servicekit.redis import Outage, ScriptBatcher
 
 __all__ = ["RateLimiter"]
 
 _LOCAL_KEYS: Final = 100_000
 """Clients remembered in-process (leases, the local limiter); the least recent go first."""
-_RETRY_REDIS_AFTER: Final = 1.0
-"""Seconds of local limiting after a failure before Redis is asked again."""
 _LARGEST_LEASE: Final = 64
-
-_log = structlog.get_logger("servicekit.ratelimit")
 
 
 @dataclass(slots=True)
@@ -81,7 +76,7 @@ class RateLimiter:
         self._scripts = ScriptBatcher(redis, timeout=timeout)
         self._leases: OrderedDict[str, _Lease] = OrderedDict()
         self._local: OrderedDict[str, float] = OrderedDict()
-        self._redis_down_until = 0.0
+        self._outage = Outage("rate_limit")
         self.fallbacks = 0
         """Decisions made locally because Redis could not be asked."""
         self.refused: Counter[str] = Counter()
@@ -170,29 +165,18 @@ class RateLimiter:
 
     async def _run(self, key: str, policy: RatePolicy, *, wanted: int, given_back: int) -> Any:
         """The script's reply; None while Redis is taken to be away."""
-        if time.monotonic() < self._redis_down_until:
+        if self._outage.ongoing:
             return None
         args = [policy.quota, policy.window * 1000, wanted, given_back]
         try:
             reply = await self._scripts.run(LEASE_SCRIPT, [key], args)
         except (RedisError, OSError, TimeoutError) as exc:
-            self._went_down(exc)
+            self._outage.failed(exc, meanwhile="per-instance limits until Redis answers")
+            # Leases were taken from Redis's counts: they cannot be given back now.
+            self._leases.clear()
             return None
-        if self._redis_down_until:
-            self._redis_down_until = 0.0
-            _log.info("rate_limit_redis_back")
+        self._outage.answered()
         return reply
-
-    def _went_down(self, exc: BaseException) -> None:
-        if not self._redis_down_until:
-            _log.warning(
-                "rate_limit_redis_unavailable",
-                error=str(exc) or type(exc).__name__,
-                fallback="per-instance limits until Redis answers",
-            )
-        # Leases were taken from Redis's counts: they cannot be given back now.
-        self._leases.clear()
-        self._redis_down_until = time.monotonic() + _RETRY_REDIS_AFTER
 
     def _hit_locally(self, key: str, policy: RatePolicy) -> Decision:
         now = time.time()

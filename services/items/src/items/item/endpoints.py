@@ -9,15 +9,20 @@ from fastapi import Header, Path, Query, Request, Response
 
 from items.item import service
 from items.item.cursor import Cursor, encode_cursor
-from items.item.etag import etag, if_none_match_matches
+from items.item.etag import etag
 from items.item.repository import ItemFilter
 from items.item.schemas import ItemCreate, ItemRead, ItemUpdate
-from servicekit.errors import BadRequest
+from servicekit.cache import CachedResponse, ResponseCache, representation
+from servicekit.db import Reader, Transaction
+from servicekit.errors import BadRequest, NotFound
 from servicekit.http import (
+    Cache,
     CurrentPrincipal,
     DbReader,
     DbTransaction,
     ServiceRouter,
+    if_none_match_matches,
+    json_bytes,
     json_response,
     problem_responses,
     url_of,
@@ -31,6 +36,8 @@ router = ServiceRouter(tags=["items"])
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The item's id.")]
 _ITEM: Final = "/items/{item_id}"
 """The path of one item, which ``Location`` names."""
+_CACHED: Final = f"item:{representation(ItemRead)}"
+"""The cache's kind for one item's response: a new representation, a new kind."""
 IfMatch = Annotated[
     str | None,
     Header(description="Change only if the item is still at this ETag (else 412)."),
@@ -48,10 +55,12 @@ async def create_item(
     data: ItemCreate,
     transaction: DbTransaction,
     principal: CurrentPrincipal,
+    cache: Cache,
     request: Request,
 ) -> Response:
     """Create an item owned by the caller."""
     item = await service.create_item(transaction, principal, data)
+    _forget_after_commit(transaction, cache, item["id"])  # a 404 of it may be cached
     headers = {
         "Location": url_of(request, _ITEM, item_id=item["id"]),
         "ETag": etag(item["version"]),
@@ -111,14 +120,30 @@ async def list_items(
 async def get_item(
     item_id: ItemId,
     reader: DbReader,
+    cache: Cache,
     if_none_match: Annotated[str | None, Header(description="ETags of copies you hold.")] = None,
 ) -> Response:
     """The item, with its `ETag`; 304 if `If-None-Match` names the current one."""
-    item = await service.get_item(reader, item_id)
-    tag = etag(item["version"])
+    cached = await cache.get(_CACHED, str(item_id), lambda: _load(reader, item_id))
+    if cached is None:
+        raise NotFound(f"No item {item_id}.")
+    tag = cached.etag.decode()
     if if_none_match_matches(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})
-    return json_response(dict(item), headers={"ETag": tag})
+    return Response(cached.body, media_type="application/json", headers={"ETag": tag})
+
+
+async def _load(reader: Reader, item_id: int) -> CachedResponse | None:
+    """The response of item ``item_id`` as the cache keeps it; None if there is none."""
+    try:
+        item = await service.get_item(reader, item_id)
+    except NotFound:
+        return None
+    return CachedResponse(etag(item["version"]).encode(), json_bytes(dict(item)))
+
+
+def _forget_after_commit(transaction: Transaction, cache: ResponseCache, item_id: int) -> None:
+    transaction.after_commit(lambda: cache.invalidate(_CACHED, str(item_id)))
 
 
 @router.patch(
@@ -132,10 +157,12 @@ async def update_item(
     data: ItemUpdate,
     transaction: DbTransaction,
     principal: CurrentPrincipal,
+    cache: Cache,
     if_match: IfMatch = None,
 ) -> Response:
     """Change the fields sent (owner or admin); `version` goes up by one."""
     item = await service.update_item(transaction, principal, item_id, data, if_match=if_match)
+    _forget_after_commit(transaction, cache, item_id)
     return json_response(dict(item), headers={"ETag": etag(item["version"])})
 
 
@@ -149,8 +176,10 @@ async def delete_item(
     item_id: ItemId,
     transaction: DbTransaction,
     principal: CurrentPrincipal,
+    cache: Cache,
     if_match: IfMatch = None,
 ) -> Response:
     """Delete the item (owner or admin)."""
     await service.delete_item(transaction, principal, item_id, if_match=if_match)
+    _forget_after_commit(transaction, cache, item_id)
     return Response(status_code=204)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncpg
 
-from items.item.etag import etag, if_match_holds
+from items.item.etag import etag
 from items.item.repository import ItemFilter, ItemReads, ItemWrites
 from items.item.schemas import ItemCreate, ItemUpdate
 from servicekit.auth import Principal
 from servicekit.db import Reader, Transaction
 from servicekit.errors import Forbidden, NotFound, PreconditionFailed
+from servicekit.http import if_match_holds
 
 __all__ = ["create_item", "delete_item", "get_item", "list_items", "update_item"]
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import Request, Response
+from fastapi import Header, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.cache import CachedResponse, representation
+from servicekit.errors import NotFound
 from servicekit.http import (
+    Cache,
     CurrentPrincipal,
     DbSession,
     ServiceRouter,
     client_address,
     enforce_rate_limit,
+    if_none_match_matches,
     problem_responses,
     url_of,
 )
@@ -28,6 +34,8 @@ router = ServiceRouter(tags=["users"])
 
 _USER: Final = "/users/{user_id}"
 """The path of one user, which ``Location`` names."""
+_CACHED: Final = f"user:{representation(UserRead)}"
+"""The cache's kind for one user's response: a new representation, a new kind."""
 
 
 @router.post(
@@ -72,8 +80,34 @@ async def get_me(user: CurrentUser) -> User:
     _USER,
     response_model=UserRead,
     summary="A user by id",
-    responses=problem_responses(401, 404),
+    responses={
+        304: {"description": "Your copy (`If-None-Match`) is current."},
+        **problem_responses(401, 404),
+    },
 )
-async def get_user(user_id: uuid.UUID, db: DbSession, principal: CurrentPrincipal) -> User:
-    """Yourself, or anyone if you are an admin; any other id is a 404."""
-    return await service.get_visible_user(db, principal, user_id)
+async def get_user(
+    user_id: uuid.UUID,
+    db: DbSession,
+    principal: CurrentPrincipal,
+    cache: Cache,
+    if_none_match: Annotated[str | None, Header(description="ETags of copies you hold.")] = None,
+) -> Response:
+    """Yourself, or anyone if you are an admin; any other id is a 404. With an `ETag`
+    (of its content): 304 if `If-None-Match` names it."""
+    service.check_visible(principal, user_id)
+    cached = await cache.get(_CACHED, str(user_id), lambda: _load(db, user_id))
+    if cached is None:
+        raise NotFound("No such user.")
+    tag = cached.etag.decode()
+    if if_none_match_matches(if_none_match, tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(cached.body, media_type="application/json", headers={"ETag": tag})
+
+
+async def _load(db: AsyncSession, user_id: uuid.UUID) -> CachedResponse | None:
+    """User ``user_id``'s response as the cache keeps it; None if there is none."""
+    user = await service.get_user(db, user_id)
+    if user is None:
+        return None
+    body = UserRead.model_validate(user).model_dump_json().encode()
+    return CachedResponse(f'"{hashlib.blake2b(body, digest_size=8).hexdigest()}"'.encode(), body)

@@ -13,7 +13,7 @@ from users.account.password import PasswordHasher
 from users.account.repository import UserRepository
 from users.account.schemas import UserCreate
 
-__all__ = ["authenticate", "get_current_user", "get_visible_user", "register"]
+__all__ = ["authenticate", "check_visible", "get_current_user", "get_user", "register"]
 
 _BAD_CREDENTIALS = "Incorrect e-mail or password."
 
@@ -52,15 +52,14 @@ async def get_current_user(db: AsyncSession, principal: Principal) -> User:
     return user
 
 
-async def get_visible_user(db: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
-    """A user the caller may see: themselves, or anyone for an admin.
-
-    Anyone else's id is a 404, exactly as for an id that does not exist, so
-    the answer never tells whether an account exists.
-    """
+def check_visible(principal: Principal, user_id: uuid.UUID) -> None:
+    """Raise 404 unless the caller may see user ``user_id``: themselves, or anyone for
+    an admin. Anyone else's id is a 404, exactly as for an id that does not exist, so
+    the answer never tells whether an account exists."""
     if principal.user_id != user_id and not principal.is_admin:
         raise NotFound("No such user.")
-    user = await UserRepository(db).get(user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
+
+
+async def get_user(db: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """User ``user_id``, if there is one."""
+    return await UserRepository(db).get(user_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from items.item.etag import if_match_holds, if_none_match_matches
+from servicekit.http import if_match_holds, if_none_match_matches
 
 
 @pytest.mark.parametrize(
