@@ -8,8 +8,10 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from kit_demo import create_demo_app, demo_settings
+from kit_demo import IDEMPOTENCY_KEYS, create_demo_app, demo_settings
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateIndex, CreateTable, ExecutableDDLElement
 
 from servicekit.db import ensure_database
 from servicekit.testing import app_client
@@ -31,9 +33,16 @@ async def database_url(postgres_url: str) -> str:
     connection = await asyncpg.connect(url.render_as_string(hide_password=False))
     try:
         await connection.execute(_SCHEMA)
+        await connection.execute(_ddl(CreateTable(IDEMPOTENCY_KEYS, if_not_exists=True)))
+        for index in IDEMPOTENCY_KEYS.indexes:
+            await connection.execute(_ddl(CreateIndex(index, if_not_exists=True)))
     finally:
         await connection.close()
     return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def _ddl(statement: ExecutableDDLElement) -> str:
+    return str(statement.compile(dialect=PGDialect()))  # type: ignore[no-untyped-call]  # SQLAlchemy
 
 
 @pytest.fixture
@@ -44,7 +53,7 @@ async def notes(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     try:
         yield connection
     finally:
-        await connection.execute("TRUNCATE notes")
+        await connection.execute("TRUNCATE notes, idempotency_keys")
         await connection.close()
 
 

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy import bindparam, column, insert, select, table, text
+from sqlalchemy import MetaData, bindparam, column, insert, select, table, text
 
 from servicekit.app import create_service_app
 from servicekit.auth import JwksSettings, TokenSettings
 from servicekit.db import Query
 from servicekit.errors import Conflict
-from servicekit.http import CurrentPrincipal, DbReader, DbSession, DbTransaction, ServiceRouter
+from servicekit.http import (
+    CurrentPrincipal,
+    DbReader,
+    DbSession,
+    DbTransaction,
+    IdempotentCreate,
+    ServiceRouter,
+    idempotency_for,
+    json_response,
+)
+from servicekit.idempotency import idempotency_table
 from servicekit.settings import (
     DatabaseSettings,
     LogSettings,
@@ -93,6 +103,25 @@ async def create_note_in_a_transaction(
     if data.fail_after_insert:
         raise Conflict("Failed on purpose after the insert.")
     return {"id": row["id"] if row else None, "body": data.body}
+
+
+IDEMPOTENCY_KEYS = idempotency_table(MetaData())
+Idempotent = Annotated[IdempotentCreate, Depends(idempotency_for(IDEMPOTENCY_KEYS))]
+
+
+@router.post("/idem/notes", status_code=201)
+async def create_note_once(
+    data: NoteCreate, transaction: DbTransaction, idempotent: Idempotent
+) -> Response:
+    """`create_note_in_a_transaction`, once per ``Idempotency-Key``."""
+
+    async def create() -> Response:
+        row = await transaction.one(_INSERT_NOTE, body=data.body)
+        if data.fail_after_insert:
+            raise Conflict("Failed on purpose after the insert.")
+        return json_response({"id": row["id"] if row else None}, status_code=201)
+
+    return await idempotent.respond(create)
 
 
 _BODIES = Query(select(_NOTES.c.body).order_by(_NOTES.c.id))

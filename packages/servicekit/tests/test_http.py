@@ -343,6 +343,32 @@ class TestUnitOfWork:
         assert await notes.fetchval("SELECT count(*) FROM notes WHERE body = 'once'") == 1
 
 
+class TestIdempotency:
+    async def test_a_failure_leaves_neither_the_row_nor_its_key(
+        self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection, token_factory: TokenFactory
+    ) -> None:
+        headers = {
+            "Authorization": f"Bearer {token_factory.issue()}",
+            "Idempotency-Key": "note-1",
+        }
+        failed = await demo_client.post(
+            "/idem/notes", json={"body": "once", "fail_after_insert": True}, headers=headers
+        )
+        rows_after_failure = await notes.fetchval("SELECT count(*) FROM notes")
+        keys_after_failure = await notes.fetchval("SELECT count(*) FROM idempotency_keys")
+
+        created = await demo_client.post("/idem/notes", json={"body": "once"}, headers=headers)
+        replayed = await demo_client.post("/idem/notes", json={"body": "once"}, headers=headers)
+
+        assert failed.status_code == 409
+        assert (rows_after_failure, keys_after_failure) == (0, 0)
+        assert created.status_code == replayed.status_code == 201
+        assert replayed.json() == created.json()
+        assert replayed.headers["idempotent-replayed"] == "true"
+        assert await notes.fetchval("SELECT count(*) FROM notes") == 1
+        assert await notes.fetchval("SELECT count(*) FROM idempotency_keys") == 1
+
+
 class TestReads:
     async def test_a_reader_sees_what_was_committed(
         self, demo_client: httpx.AsyncClient, notes: asyncpg.Connection

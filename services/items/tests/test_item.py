@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import httpx
 import pytest
 from item_factories import Caller, create_item
@@ -19,6 +20,7 @@ from items.item.models import Item
 from items.item.repository import PUBLIC_COLUMNS
 from items.item.schemas import ItemRead
 from servicekit.http import json_bytes
+from servicekit.idempotency import advisory_lock_id
 from servicekit.testing import TokenFactory
 
 
@@ -558,6 +560,98 @@ class TestDeleteItem:
         )
 
         assert response.status_code == 412
+
+
+class TestIdempotencyKey:
+    async def test_a_retry_gets_the_first_response_and_creates_nothing(
+        self, client: httpx.AsyncClient, owner: Caller, db: AsyncSession
+    ) -> None:
+        headers = {**owner.headers, "Idempotency-Key": "order-7f3a"}
+        body = {"name": "Lamp", "description": "Brass"}
+
+        first = await client.post("/items/", json=body, headers=headers)
+        retry = await client.post("/items/", json=body, headers=headers)
+
+        assert first.status_code == retry.status_code == 201
+        assert retry.json() == first.json()
+        assert retry.headers["location"] == first.headers["location"]
+        assert retry.headers["etag"] == first.headers["etag"]
+        assert retry.headers["idempotent-replayed"] == "true"
+        assert "idempotent-replayed" not in first.headers
+        owned = await db.scalars(select(Item).where(Item.owner_id == owner.id))
+        assert len(owned.all()) == 1
+
+    async def test_the_same_key_with_another_body_is_422(
+        self, client: httpx.AsyncClient, owner: Caller
+    ) -> None:
+        headers = {**owner.headers, "Idempotency-Key": "order-7f3b"}
+        await client.post("/items/", json={"name": "Lamp"}, headers=headers)
+
+        other = await client.post("/items/", json={"name": "Chair"}, headers=headers)
+
+        assert other.status_code == 422
+        assert other.headers["content-type"] == "application/problem+json"
+
+    @pytest.mark.parametrize("key", ["", "k" * 256])
+    async def test_an_empty_or_overlong_key_is_400(
+        self, client: httpx.AsyncClient, owner: Caller, key: str
+    ) -> None:
+        response = await client.post(
+            "/items/", json={"name": "Lamp"}, headers={**owner.headers, "Idempotency-Key": key}
+        )
+
+        assert response.status_code == 400
+
+    async def test_keys_are_per_principal(
+        self, client: httpx.AsyncClient, owner: Caller, stranger: Caller
+    ) -> None:
+        body = {"name": "Lamp"}
+        mine = await client.post(
+            "/items/", json=body, headers={**owner.headers, "Idempotency-Key": "same"}
+        )
+        theirs = await client.post(
+            "/items/", json=body, headers={**stranger.headers, "Idempotency-Key": "same"}
+        )
+
+        assert mine.json()["id"] != theirs.json()["id"]
+        assert "idempotent-replayed" not in theirs.headers
+
+    async def test_a_refused_request_is_not_remembered(
+        self, client: httpx.AsyncClient, owner: Caller
+    ) -> None:
+        headers = {**owner.headers, "Idempotency-Key": "order-7f3c"}
+        invalid = await client.post("/items/", json={"name": ""}, headers=headers)
+        anonymous = await client.post(
+            "/items/", json={"name": "Lamp"}, headers={"Idempotency-Key": "order-7f3c"}
+        )
+
+        valid = await client.post("/items/", json={"name": "Lamp"}, headers=headers)
+
+        assert (invalid.status_code, anonymous.status_code) == (422, 401)
+        assert valid.status_code == 201
+        assert "idempotent-replayed" not in valid.headers
+
+    async def test_a_retry_while_the_first_is_running_is_409(
+        self, client: httpx.AsyncClient, owner: Caller, database_url: str
+    ) -> None:
+        # The first request still running holds its key's lock: here, another session does.
+        lock = advisory_lock_id(str(owner.id), "order-7f3d")
+        connection = await asyncpg.connect(_plain(database_url))
+        try:
+            await connection.execute("SELECT pg_advisory_lock($1)", lock)
+            response = await client.post(
+                "/items/",
+                json={"name": "Lamp"},
+                headers={**owner.headers, "Idempotency-Key": "order-7f3d"},
+            )
+        finally:
+            await connection.close()
+
+        assert response.status_code == 409
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 class TestCache:

@@ -32,6 +32,7 @@ __all__ = [
     "DatabaseSettings",
     "HealthSettings",
     "HttpSettings",
+    "IdempotencySettings",
     "LogSettings",
     "MetricsSettings",
     "Rate",
@@ -233,6 +234,15 @@ class CacheSettings(SettingsSection):
     """Seconds a 404 is remembered."""
 
 
+class IdempotencySettings(SettingsSection):
+    """``Idempotency-Key`` on create routes."""
+
+    env_prefix = "IDEMPOTENCY_"
+
+    ttl: int = Field(default=86_400, ge=60)
+    """Seconds a key and its response are kept: a retry after that runs again."""
+
+
 class TelemetrySettings(SettingsSection):
     """FastAPI's native OpenTelemetry instrumentation."""
 
@@ -293,6 +303,7 @@ class ServiceSettings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     cache: CacheSettings = CacheSettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
     server: ServerSettings = ServerSettings()
 
     @classmethod

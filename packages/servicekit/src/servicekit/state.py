@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final, TypeVar, overload
 
 from redis.asyncio import Redis
@@ -40,6 +41,8 @@ class ServiceState:
     verifier: TokenVerifier
     rate_limiter: RateLimiter
     cache: ResponseCache
+    idempotency_ttl: timedelta = timedelta(hours=24)
+    """How long an ``Idempotency-Key`` is remembered."""
 
 
 @overload
@@ -78,6 +81,7 @@ async def open_service_state(
             verifier=verifier,
             rate_limiter=RateLimiter(redis, namespace=name),
             cache=response_cache(redis, settings, name=name),
+            idempotency_ttl=timedelta(seconds=settings.idempotency.ttl),
         )
 
 

@@ -15,6 +15,7 @@ For endpoints:
 - `json_response`: a hot read's rows as JSON bytes, without a response model's cost;
   `url_of`: the absolute URL of one of the service's resources, for ``Location``;
 - `if_none_match_matches`, `if_match_holds`: conditional requests (RFC 9110 §13);
+- `idempotency_for(table)`: the ``Idempotency-Key`` dependency of a create route;
 
 For the app (`servicekit.app` wires them): the RFC 9457 problem renderer and its
 exception handlers, the OpenAPI problem schema, the health probes, the request
@@ -34,6 +35,7 @@ from servicekit.http._dependencies import (
     unit_of_work,
 )
 from servicekit.http._health import health_router
+from servicekit.http._idempotency import IdempotentCreate, idempotency_for
 from servicekit.http._json import json_bytes, json_response
 from servicekit.http._openapi import document_problems, problem_responses
 from servicekit.http._problems import (
@@ -60,6 +62,7 @@ __all__ = [
     "DbReader",
     "DbSession",
     "DbTransaction",
+    "IdempotentCreate",
     "ProblemDetails",
     "ServiceRoute",
     "ServiceRouter",
@@ -70,6 +73,7 @@ __all__ = [
     "enforce_rate_limit",
     "hashed",
     "health_router",
+    "idempotency_for",
     "if_match_holds",
     "if_none_match_matches",
     "install_middleware",

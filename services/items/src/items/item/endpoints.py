@@ -9,6 +9,7 @@ from fastapi import Header, Path, Query, Request, Response
 
 from items.item import service
 from items.item.cursor import Cursor, encode_cursor
+from items.item.deps import Idempotent
 from items.item.etag import etag
 from items.item.repository import ItemFilter
 from items.item.schemas import ItemCreate, ItemRead, ItemUpdate
@@ -49,23 +50,30 @@ IfMatch = Annotated[
     status_code=201,
     response_model=ItemRead,
     summary="Create an item",
-    responses=problem_responses(401),
+    responses=problem_responses(400, 401, 409, 422),
 )
 async def create_item(
     data: ItemCreate,
     transaction: DbTransaction,
     principal: CurrentPrincipal,
     cache: Cache,
+    idempotent: Idempotent,
     request: Request,
 ) -> Response:
-    """Create an item owned by the caller."""
-    item = await service.create_item(transaction, principal, data)
-    _forget_after_commit(transaction, cache, item["id"])  # a 404 of it may be cached
-    headers = {
-        "Location": url_of(request, _ITEM, item_id=item["id"]),
-        "ETag": etag(item["version"]),
-    }
-    return json_response(dict(item), status_code=201, headers=headers)
+    """Create an item owned by the caller. With an `Idempotency-Key`, a retry of the same
+    request gets the first response back (`Idempotent-Replayed: true`), the same key
+    with another body is a 422, and one while the first is still running a 409."""
+
+    async def create() -> Response:
+        item = await service.create_item(transaction, principal, data)
+        _forget_after_commit(transaction, cache, item["id"])  # a 404 of it may be cached
+        headers = {
+            "Location": url_of(request, _ITEM, item_id=item["id"]),
+            "ETag": etag(item["version"]),
+        }
+        return json_response(dict(item), status_code=201, headers=headers)
+
+    return await idempotent.respond(create)
 
 
 @router.get(
