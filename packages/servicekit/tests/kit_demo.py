@@ -111,7 +111,10 @@ Idempotent = Annotated[IdempotentCreate, Depends(idempotency_for(IDEMPOTENCY_KEY
 
 @router.post("/idem/notes", status_code=201)
 async def create_note_once(
-    data: NoteCreate, transaction: DbTransaction, idempotent: Idempotent
+    data: NoteCreate,
+    transaction: DbTransaction,
+    principal: CurrentPrincipal,
+    idempotent: Idempotent,
 ) -> Response:
     """`create_note_in_a_transaction`, once per ``Idempotency-Key``."""
 
@@ -121,7 +124,7 @@ async def create_note_once(
             raise Conflict("Failed on purpose after the insert.")
         return json_response({"id": row["id"] if row else None}, status_code=201)
 
-    return await idempotent.respond(create)
+    return await idempotent.respond(create, transaction=transaction, principal=principal)
 
 
 _BODIES = Query(select(_NOTES.c.body).order_by(_NOTES.c.id))

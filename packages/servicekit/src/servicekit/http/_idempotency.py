@@ -9,7 +9,8 @@ from fastapi import Header, Request
 from sqlalchemy import Table
 from starlette.responses import Response
 
-from servicekit.http._dependencies import CurrentPrincipal, DbTransaction
+from servicekit.auth import Principal
+from servicekit.db import Transaction
 from servicekit.idempotency import Idempotency, StoredResponse, fingerprint_of
 from servicekit.state import service_state
 
@@ -21,11 +22,33 @@ _REPLAYED: Final = "Idempotent-Replayed"
 class IdempotentCreate:
     """A create route's work, run once per ``Idempotency-Key`` (see `Idempotency`)."""
 
-    def __init__(self, idempotency: Idempotency) -> None:
-        self._idempotency = idempotency
+    def __init__(self, request: Request, table: Table, key: str | None) -> None:
+        self._request = request
+        self._table = table
+        self._key = key
 
-    async def respond(self, create: Callable[[], Awaitable[Response]]) -> Response:
-        """``create()``'s response the first time; the stored one, marked, for a retry."""
+    async def respond(
+        self,
+        create: Callable[[], Awaitable[Response]],
+        *,
+        transaction: Transaction,
+        principal: Principal,
+    ) -> Response:
+        """``create()``'s response the first time; the stored one, marked, for a retry.
+
+        ``transaction`` is the request's: the key is stored in it, with the response.
+        """
+        if self._key is None:  # nothing to remember
+            return await create()
+        request = self._request
+        idempotency = Idempotency(
+            transaction,
+            self._table,
+            principal=str(principal.user_id),
+            key=self._key,
+            fingerprint=fingerprint_of(request.method, request.url.path, await request.body()),
+            ttl=service_state(request).idempotency_ttl,
+        )
 
         async def stored() -> StoredResponse:
             response = await create()
@@ -33,7 +56,7 @@ class IdempotentCreate:
                 response.status_code, dict(response.headers), bytes(response.body)
             )
 
-        response, replayed = await self._idempotency.run(stored)
+        response, replayed = await idempotency.run(stored)
         headers = {**response.headers, _REPLAYED: "true"} if replayed else dict(response.headers)
         headers.pop("content-length", None)
         return Response(response.body, status_code=response.status, headers=headers)
@@ -48,13 +71,16 @@ def idempotency_for(table: Table) -> Callable[..., Awaitable[IdempotentCreate]]:
         Idempotent = Annotated[IdempotentCreate, Depends(idempotency_for(IDEMPOTENCY_KEYS))]
 
         async def create_item(..., idempotent: Idempotent) -> Response:
-            return await idempotent.respond(lambda: _create(...))
+            return await idempotent.respond(
+                lambda: _create(...), transaction=transaction, principal=principal
+            )
+
+    It asks FastAPI for nothing but the header: the endpoint already has its
+    transaction and principal, and hands them over.
     """
 
     async def dependency(
         request: Request,
-        transaction: DbTransaction,
-        principal: CurrentPrincipal,
         key: Annotated[
             str | None,
             Header(
@@ -64,18 +90,6 @@ def idempotency_for(table: Table) -> Callable[..., Awaitable[IdempotentCreate]]:
             ),
         ] = None,
     ) -> IdempotentCreate:
-        state = service_state(request)
-        return IdempotentCreate(
-            Idempotency(
-                transaction,
-                table,
-                principal=str(principal.user_id),
-                key=key,
-                fingerprint=fingerprint_of(request.method, request.url.path, await request.body())
-                if key is not None
-                else b"",
-                ttl=state.idempotency_ttl,
-            )
-        )
+        return IdempotentCreate(request, table, key)
 
     return dependency

@@ -46,11 +46,11 @@ class Idempotency:
         table: Table,
         *,
         principal: str,
-        key: str | None,
+        key: str,
         fingerprint: bytes,
         ttl: timedelta,
     ) -> None:
-        if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+        if not 1 <= len(key) <= MAX_KEY_LENGTH:
             raise BadRequest(f"An Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters.")
         self.transaction = transaction
         self.principal = principal
@@ -63,8 +63,6 @@ class Idempotency:
         self, respond: Callable[[], Awaitable[StoredResponse]]
     ) -> tuple[StoredResponse, bool]:
         """The route's response, and whether it is a replay of the first one."""
-        if self.key is None:
-            return await respond(), False
         stored = await self._claim()
         if stored is not None:
             return stored, True
@@ -85,7 +83,7 @@ class Idempotency:
 
     async def _claim(self) -> StoredResponse | None:
         """The stored response of this key; None if this request is the one to run."""
-        lock = advisory_lock_id(self.principal, self.key or "")
+        lock = advisory_lock_id(self.principal, self.key)
         held = await self.transaction.one(self._queries.try_lock, lock=lock)
         if held is None or not held["locked"]:
             raise Conflict(

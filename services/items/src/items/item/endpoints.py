@@ -73,7 +73,7 @@ async def create_item(
         }
         return json_response(dict(item), status_code=201, headers=headers)
 
-    return await idempotent.respond(create)
+    return await idempotent.respond(create, transaction=transaction, principal=principal)
 
 
 @router.get(

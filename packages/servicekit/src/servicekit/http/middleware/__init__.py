@@ -61,6 +61,7 @@ def install_middleware(
             ],
             expose_headers=[
                 "ETag",
+                "Idempotent-Replayed",
                 "Link",
                 "Location",
                 "Retry-After",
