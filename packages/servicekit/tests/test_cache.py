@@ -57,6 +57,25 @@ async def test_a_miss_loads_and_fills_then_hits_need_no_load(redis: Redis) -> No
     assert (cache.counts["miss"], cache.counts["hit"]) == (1, 1)
 
 
+async def test_a_miss_seen_by_peek_is_not_asked_again_by_get(redis: Redis) -> None:
+    cache, load = _cache(redis), Loads(OLD)
+    before = await _evalsha_calls(redis)
+
+    peeked = await cache.peek("item", "1")
+    loaded = await cache.get("item", "1", load)
+    hit = await cache.peek("item", "1")
+
+    assert peeked is None
+    assert loaded == hit == OLD
+    # peek's read, get's fill, the second peek's read: no second read for the miss.
+    assert await _evalsha_calls(redis) - before == 3
+
+
+async def _evalsha_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {"calls": 0})["calls"])
+
+
 async def test_an_absence_is_remembered_briefly(redis: Redis) -> None:
     cache, load = _cache(redis, absent_ttl=0.2), Loads(None)
 

@@ -673,6 +673,31 @@ class TestCache:
         assert revalidated.status_code == 304
         assert await _count(client, "cache_hits_total") - before == 2
 
+    async def test_a_hit_is_a_whole_service_response(
+        self, client: httpx.AsyncClient, owner: Caller
+    ) -> None:
+        item = await _create(client, owner)
+        await client.get(f"/items/{item['id']}")
+        before = await _count(
+            client, 'http_requests_total{method="GET",route="/items/{item_id}",status="200"}'
+        )
+
+        hit = await client.get(f"/items/{item['id']}", headers={"X-Request-ID": "hit-1"})
+        head = await client.head(f"/items/{item['id']}")
+
+        assert hit.headers["x-request-id"] == "hit-1"
+        assert hit.headers["server-timing"].startswith("app;dur=")
+        assert hit.headers["x-content-type-options"] == "nosniff"
+        assert hit.headers["ratelimit"].startswith('"default";r=')
+        assert hit.headers["content-length"] == str(len(hit.content))
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["etag"] == '"1"'
+        after = await _count(
+            client, 'http_requests_total{method="GET",route="/items/{item_id}",status="200"}'
+        )
+        assert after - before == 1
+
     async def test_after_a_change_the_new_version_is_served(
         self, client: httpx.AsyncClient, owner: Caller
     ) -> None:

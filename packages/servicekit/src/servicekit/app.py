@@ -26,6 +26,7 @@ from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 
 from servicekit.http import (
+    CachedRoute,
     ServiceRoute,
     document_problems,
     health_router,
@@ -59,11 +60,13 @@ def create_service_app(
     lifespan: Callable[[], AbstractAsyncContextManager[ServiceState]],
     routers: Sequence[APIRouter],
     conflicts: Mapping[str, str] | None = None,
+    cached_routes: Sequence[CachedRoute] = (),
 ) -> ServiceApp:
     """Build the app of the service ``name``.
 
     ``lifespan`` opens the service's resources and yields its `ServiceState`;
-    ``conflicts`` maps unique-constraint names to the 409 detail a violation gets.
+    ``conflicts`` maps unique-constraint names to the 409 detail a violation gets;
+    ``cached_routes`` are public routes whose cache hits the middleware sends itself.
     """
     access_log = configure_logging(
         level=settings.log.level, format=settings.log.format, service=name
@@ -107,6 +110,7 @@ def create_service_app(
         access_log=access_log,
         quiet_paths=_QUIET_PATHS,
         unlimited_paths=_UNLIMITED_PATHS,
+        cached_routes=cached_routes,
     )
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from items import __version__
+from items.item.endpoints import CACHED_ITEM
 from items.item.endpoints import router as item_router
 from items.settings import ItemsSettings
 from servicekit.app import create_service_app
@@ -30,4 +31,5 @@ def create_app(settings: ItemsSettings) -> FastAPI:
             settings, name="items", token=settings.token, jwks=settings.jwks
         ),
         routers=[item_router],
+        cached_routes=[CACHED_ITEM],
     )

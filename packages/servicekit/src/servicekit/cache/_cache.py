@@ -7,6 +7,7 @@ import hashlib
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -49,6 +50,10 @@ class CachedResponse:
 
 
 Loader = Callable[[], Awaitable[CachedResponse | None]]
+
+_PEEKED_MISS: ContextVar[tuple[str, bytes, int] | None] = ContextVar("peeked_miss", default=None)
+"""The miss `peek` found for this request (entry, generation, lock held): `get` goes on
+from it instead of asking Redis again."""
 
 
 class ResponseCache:
@@ -116,13 +121,39 @@ class ResponseCache:
         finally:
             del self._loading[name]
 
+    async def peek(self, kind: str, key: str) -> CachedResponse | None:
+        """The cached response of ``kind`` ``key`` if there is one, for a caller that sends
+        it itself (the middleware, before routing); else None, and the miss is kept for
+        this request's `get`, which then needs no second Redis call."""
+        if not self.enabled:
+            return None
+        name = f"{self.namespace}:{kind}:{key}"
+        if name in self._loading:
+            return None  # a load is under way: `get` joins it
+        reply = await self._run(READ, [name, name + ":lock"], [_LOCK_MS])
+        if reply is None:
+            return None
+        if reply[0]:
+            cached = CachedResponse.decode(reply[1])
+            if cached is not None:
+                self.counts["hit"] += 1
+            return cached
+        _PEEKED_MISS.set((name, reply[1], reply[2]))
+        return None
+
     async def invalidate(self, kind: str, key: str) -> None:
         """Forget ``kind`` ``key`` everywhere (call it after the write has committed)."""
         if self.enabled:
             await self._invalidate(f"{self.namespace}:{kind}:{key}")
 
     async def _read_through(self, name: str, load: Loader) -> CachedResponse | None:
-        reply = await self._run(READ, [name, name + ":lock"], [_LOCK_MS])
+        peeked = _PEEKED_MISS.get()
+        reply: Any
+        if peeked is not None and peeked[0] == name:
+            _PEEKED_MISS.set(None)
+            reply = [0, peeked[1], peeked[2]]
+        else:
+            reply = await self._run(READ, [name, name + ":lock"], [_LOCK_MS])
         if reply is None:
             return await load()
         if reply[0]:

@@ -16,6 +16,7 @@ For endpoints:
   `url_of`: the absolute URL of one of the service's resources, for ``Location``;
 - `if_none_match_matches`, `if_match_holds`: conditional requests (RFC 9110 §13);
 - `idempotency_for(table)`: the ``Idempotency-Key`` dependency of a create route;
+- `CachedRoute`: a public route whose cache hits are sent before routing;
 
 For the app (`servicekit.app` wires them): the RFC 9457 problem renderer and its
 exception handlers, the OpenAPI problem schema, the health probes, the request
@@ -53,11 +54,12 @@ from servicekit.http._ratelimit import (
 )
 from servicekit.http._routing import ServiceRoute, ServiceRouter
 from servicekit.http._urls import url_of
-from servicekit.http.middleware import install_middleware
+from servicekit.http.middleware import CachedRoute, install_middleware
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "Cache",
+    "CachedRoute",
     "CurrentPrincipal",
     "DbReader",
     "DbSession",

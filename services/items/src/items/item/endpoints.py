@@ -18,6 +18,7 @@ from servicekit.db import Reader, Transaction
 from servicekit.errors import BadRequest, NotFound
 from servicekit.http import (
     Cache,
+    CachedRoute,
     CurrentPrincipal,
     DbReader,
     DbTransaction,
@@ -30,7 +31,7 @@ from servicekit.http import (
 )
 from servicekit.types import StorableStr
 
-__all__ = ["router"]
+__all__ = ["CACHED_ITEM", "router"]
 
 router = ServiceRouter(tags=["items"])
 
@@ -39,6 +40,8 @@ _ITEM: Final = "/items/{item_id}"
 """The path of one item, which ``Location`` names."""
 _CACHED: Final = f"item:{representation(ItemRead)}"
 """The cache's kind for one item's response: a new representation, a new kind."""
+CACHED_ITEM: Final = CachedRoute(_ITEM, kind=_CACHED)
+"""``GET /items/{item_id}``: public, so its cache hits are sent before routing."""
 IfMatch = Annotated[
     str | None,
     Header(description="Change only if the item is still at this ETag (else 412)."),

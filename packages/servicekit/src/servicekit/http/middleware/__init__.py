@@ -3,7 +3,8 @@
 `install_middleware` stacks, outermost first::
 
     ServiceMiddleware   request id, Host check, body limit, HEAD as GET, the client
-                        and scheme behind trusted proxies, the rate limit, response
+                        and scheme behind trusted proxies, the rate limit, cache hits of
+                        public routes (`CachedRoute`) sent before routing, response
                         headers (request id, Server-Timing, security), 500s,
                         access log, metrics: one pass over the request headers,
                         one wrapped ``send``
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from structlog.typing import FilteringBoundLogger
 
+from servicekit.http.middleware._cached import CachedRoute
 from servicekit.http.middleware._proxies import TrustedProxies
 from servicekit.http.middleware._ratelimit import RequestRateLimit
 from servicekit.http.middleware._service import ServiceMiddleware
@@ -28,7 +30,13 @@ from servicekit.observability import Metrics
 from servicekit.ratelimit import RatePolicy
 from servicekit.settings import HttpSettings
 
-__all__ = ["RequestRateLimit", "ServiceMiddleware", "TrustedProxies", "install_middleware"]
+__all__ = [
+    "CachedRoute",
+    "RequestRateLimit",
+    "ServiceMiddleware",
+    "TrustedProxies",
+    "install_middleware",
+]
 
 
 def install_middleware(
@@ -39,11 +47,13 @@ def install_middleware(
     access_log: FilteringBoundLogger,
     quiet_paths: Sequence[str],
     unlimited_paths: Sequence[str],
+    cached_routes: Sequence[CachedRoute] = (),
 ) -> None:
     """Stack the layers around ``app``, in the order above.
 
     ``quiet_paths`` (probes) are logged at DEBUG instead of INFO; paths that start
-    with one of ``unlimited_paths`` (probes, metrics, docs) are not rate limited.
+    with one of ``unlimited_paths`` (probes, metrics, docs) are not rate limited;
+    ``cached_routes`` are answered from the cache when it holds the response.
     """
     # Each add wraps the stack built so far: add from the innermost outwards.
     if http.cors_origins:
@@ -85,5 +95,6 @@ def install_middleware(
         )
         if http.rate_limit_enabled
         else None,
+        cached_routes=cached_routes,
         quiet_paths=quiet_paths,
     )

@@ -16,6 +16,7 @@ from servicekit.errors import AppError, BadRequest, RateLimited
 from servicekit.http._context import request_id_var
 from servicekit.http._problems import WrappedAppError, problem_response
 from servicekit.http.middleware._body_limit import counting, too_large
+from servicekit.http.middleware._cached import CachedRoute
 from servicekit.http.middleware._headers import service_headers
 from servicekit.http.middleware._hosts import AllowedHosts
 from servicekit.http.middleware._proxies import TrustedProxies
@@ -64,6 +65,7 @@ class ServiceMiddleware:
         allowed_hosts: Sequence[str] = ("*",),
         trusted_proxies: Sequence[str] = (),
         rate_limit: RequestRateLimit | None = None,
+        cached_routes: Sequence[CachedRoute] = (),
         quiet_paths: Sequence[str] = (),
     ) -> None:
         self.app = app
@@ -73,6 +75,7 @@ class ServiceMiddleware:
         self.hosts = None if "*" in allowed_hosts else AllowedHosts(allowed_hosts)
         self.proxies = TrustedProxies(trusted_proxies) if trusted_proxies else None
         self.rate_limit = rate_limit
+        self.cached_routes = tuple(cached_routes)
         self.quiet_paths = frozenset(quiet_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,7 +122,7 @@ class ServiceMiddleware:
                 await problem_response(refusal, instance=scope["path"])(
                     scope, receive, send_with_headers
                 )
-            else:
+            elif not await self._from_cache(inner, seen, send_with_headers):
                 if seen.chunked and seen.length is None:
                     receive = counting(receive, self.max_body_bytes)
                 await self.app(inner, receive, send_with_headers)
@@ -171,6 +174,19 @@ class ServiceMiddleware:
             inner["scheme"] = self.proxies.scheme(peer, seen.forwarded_proto, scope["scheme"])
         return inner
 
+    async def _from_cache(self, scope: Scope, seen: _Headers, send: Send) -> bool:
+        """Whether a cached route's hit answered the request (``scope`` marked with it)."""
+        if scope["method"] != "GET":  # HEAD arrives here as GET
+            return False
+        for route in self.cached_routes:
+            key = route.key_of(scope["path"])
+            if key is not None:
+                served = await route.serve(scope, send, key, seen.if_none_match)
+                if served:
+                    scope["route"] = route  # the metrics' and the access line's route
+                return served
+        return False
+
     async def _limit(
         self,
         limit: RequestRateLimit,
@@ -215,6 +231,7 @@ class _Headers:
         "forwarded_for",
         "forwarded_proto",
         "host",
+        "if_none_match",
         "length",
         "request_id",
     )
@@ -226,6 +243,7 @@ class _Headers:
         self.forwarded_for: bytes | None = None
         self.forwarded_proto: bytes | None = None
         self.authorization: bytes | None = None
+        self.if_none_match: bytes | None = None
         self.chunked = False
         for name, value in headers:
             if name == b"host":
@@ -245,6 +263,8 @@ class _Headers:
                 )
             elif name == b"x-forwarded-proto":
                 self.forwarded_proto = value
+            elif name == b"if-none-match":
+                self.if_none_match = value
 
     @property
     def forwarded(self) -> bool:
