@@ -24,6 +24,7 @@ from servicekit.auth import InvalidToken, Principal
 from servicekit.cache import ResponseCache
 from servicekit.db import Reader, Transaction
 from servicekit.errors import Unauthorized
+from servicekit.http._context import VERIFIED_PRINCIPAL_KEY
 from servicekit.state import service_state
 
 __all__ = [
@@ -75,6 +76,10 @@ async def _current_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("Send an access token: `Authorization: Bearer <token>`.")
+    verified = request.scope.get(VERIFIED_PRINCIPAL_KEY)
+    if verified is not None and verified[0] == credentials.credentials:
+        principal: Principal = verified[1]  # the rate limit verified it a moment ago
+        return principal
     try:
         return await service_state(request).verifier.verify(credentials.credentials)
     except InvalidToken as exc:

@@ -69,9 +69,7 @@ class RateLimiter:
         timeout: float = 0.25,
         lease_seconds: float = 0.5,
     ) -> None:
-        self.redis = redis
         self.namespace = namespace
-        self.timeout = timeout
         self.lease_seconds = lease_seconds
         self._scripts = ScriptBatcher(redis, timeout=timeout)
         self._leases: OrderedDict[str, _Lease] = OrderedDict()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from starlette.types import Scope
 
 from servicekit.auth import InvalidToken
+from servicekit.http._context import VERIFIED_PRINCIPAL_KEY
 from servicekit.ratelimit import Decision, RatePolicy
 from servicekit.state import STATE_KEY, ServiceState
 
@@ -49,6 +50,7 @@ async def _client(state: ServiceState, scope: Scope, authorization: bytes | None
             except InvalidToken:
                 pass
             else:
+                scope[VERIFIED_PRINCIPAL_KEY] = (token.strip(), principal)
                 return f"user:{principal.user_id}"
     client = scope.get("client")
     return f"ip:{client[0] if client else 'unknown'}"
