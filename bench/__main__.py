@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from bench.load import Measurement, Settings, measure, require_wrk
-from bench.report import chart, machine, markdown, rows, save
+from bench.report import chart, costs_markdown, feature_costs, machine, markdown, rows, save
 from bench.scenarios import SCENARIOS
 from bench.stack import Stack, running_stack
 from bench.targets import Target, baseline, reference, service
@@ -41,10 +41,47 @@ class Mode:
     warmup: int
     rows: int
     scenarios: tuple[str, ...]
-    variants: bool
-    """Also measure the service with one feature off at a time (on the core scenarios)."""
+    variants: tuple[str, ...]
+    """The service with one feature off (labels of `_VARIANTS`), on the scenarios that
+    feature touches: what each feature costs, measured in the same rounds."""
 
 
+# The service with one feature off: (label, what is off, settings, scenarios it touches).
+_VARIANTS: Final = {
+    label: (off, settings, scenarios)
+    for label, off, settings, scenarios in (
+        (
+            "items-no-access-log",
+            "no access log",
+            {"ITEMS_LOG_LEVEL": "WARNING"},
+            ("get_item", "get_item_hot", "list", "create"),
+        ),
+        (
+            "items-no-metrics",
+            "no metrics",
+            {"ITEMS_METRICS_ENABLED": "false"},
+            ("get_item", "get_item_hot", "list", "create"),
+        ),
+        (
+            "items-no-token-cache",
+            "every token checked",
+            {"ITEMS_TOKEN_CACHE_SIZE": "0"},
+            ("create",),
+        ),
+        (
+            "items-no-rate-limit",
+            "no rate limit",
+            {"ITEMS_RATE_LIMIT_ENABLED": "false"},
+            ("get_item_hot", "get_item_hot_clients", "list", "list_clients", "create"),
+        ),
+        (
+            "items-no-cache",
+            "no cache",
+            {"ITEMS_CACHE_ENABLED": "false"},
+            ("get_item", "get_item_hot", "get_item_hot_clients"),
+        ),
+    )
+}
 MODES: Final = {
     "quick": Mode(
         rounds=2,
@@ -54,29 +91,23 @@ MODES: Final = {
         scenarios=(
             "get_item",
             "get_item_hot",
+            "get_item_hot_clients",
             "list",
-            "list_keyset",
+            "list_clients",
             "create",
-            "page_first",
-            "page_1000_keyset",
         ),
-        variants=False,
+        variants=("items-no-rate-limit",),
     ),
     "full": Mode(
-        rounds=3, seconds=10, warmup=3, rows=1_000_000, scenarios=tuple(SCENARIOS), variants=True
+        rounds=3,
+        seconds=10,
+        warmup=3,
+        rows=1_000_000,
+        scenarios=tuple(SCENARIOS),
+        variants=tuple(_VARIANTS),
     ),
 }
-_CORE_SCENARIOS: Final = ("get_item", "get_item_hot", "list", "create")
-# The service with one feature off: (label, what is off, settings).
-_VARIANTS: Final = (
-    ("items-no-access-log", "no access log", {"ITEMS_LOG_LEVEL": "WARNING"}),
-    ("items-no-metrics", "no metrics", {"ITEMS_METRICS_ENABLED": "false"}),
-    ("items-no-token-cache", "every token checked", {"ITEMS_TOKEN_CACHE_SIZE": "0"}),
-    ("items-no-rate-limit", "no rate limit", {"ITEMS_RATE_LIMIT_ENABLED": "false"}),
-    ("items-no-cache", "no cache", {"ITEMS_CACHE_ENABLED": "false"}),
-)
 _SOAK_SCENARIOS: Final = ("get_item", "list", "create")
-_FEATURE_SWITCHES: Final = frozenset(label for label, _, _ in _VARIANTS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -151,7 +182,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             for target in targets:
                 target.stop()
     table = rows(measurements, reference="reference")
+    costs = feature_costs(measurements, service="items", variants=mode.variants)
     print("\n" + markdown(table))  # noqa: T201 -- a terminal program
+    if costs:
+        print("\n" + costs_markdown(costs, service="items"))  # noqa: T201
     path = save(
         args.out,
         mode=mode_name,
@@ -159,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         | {"rounds": rounds, "rows": mode.rows, "pinned": pinned, "workers": args.workers},
         measurements=measurements,
         table=table,
+        costs=costs,
     )
     chart(table, path.with_suffix(".png"), title=f"items vs raw reference ({path.stem})")
     _say(f"\nresults: {path}\nchart:   {path.with_suffix('.png')}")
@@ -220,7 +255,10 @@ def _targets(stack: Stack, args: argparse.Namespace, mode: Mode) -> list[Target]
     ]
     if args.baseline:
         targets.append(baseline(stack, args.baseline, workers=workers))
-    variants = [*(_VARIANTS if mode.variants else ()), *map(_variant, args.variant)]
+    variants = [
+        *((label, *_VARIANTS[label][:2]) for label in mode.variants),
+        *map(_variant, args.variant),
+    ]
     targets += [
         service(
             stack,
@@ -232,6 +270,12 @@ def _targets(stack: Stack, args: argparse.Namespace, mode: Mode) -> list[Target]
         for label, off, overrides in variants
     ]
     return targets
+
+
+def _measures(target: Target, scenario: str) -> bool:
+    """Whether ``target`` is measured on ``scenario``: a feature switch only where it counts."""
+    variant = _VARIANTS.get(target.label)
+    return variant is None or scenario in variant[2]
 
 
 def _variant(text: str) -> tuple[str, str, dict[str, str]]:
@@ -255,7 +299,7 @@ def _run(
         order = targets[round_ % len(targets) :] + targets[: round_ % len(targets)]
         for name in scenarios:
             for target in order:
-                if target.label in _FEATURE_SWITCHES and name not in _CORE_SCENARIOS:
+                if not _measures(target, name):
                     continue
                 result = measure(
                     target, SCENARIOS[name], round_=round_, ids=ids, token=token, settings=settings

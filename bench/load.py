@@ -72,6 +72,7 @@ def measure(
         "BENCH_IDS": str(scenario.ids or ids),
         "BENCH_BODY": scenario.body or "",
         "BENCH_TOKEN": token if scenario.authenticated else "",
+        "BENCH_CLIENTS": str(scenario.clients or 0),
     }
     if settings.warmup:
         _wrk(target.url, env, settings.warmup, settings)

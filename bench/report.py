@@ -15,7 +15,17 @@ from typing import Any
 
 from bench.load import Measurement
 
-__all__ = ["Row", "chart", "machine", "markdown", "rows", "save"]
+__all__ = [
+    "FeatureCost",
+    "Row",
+    "chart",
+    "costs_markdown",
+    "feature_costs",
+    "machine",
+    "markdown",
+    "rows",
+    "save",
+]
 
 _PACKAGES = ("fastapi", "starlette", "pydantic", "sqlalchemy", "asyncpg", "uvicorn", "orjson")
 
@@ -81,6 +91,57 @@ def rows(measurements: Sequence[Measurement], *, reference: str) -> list[Row]:
     return result
 
 
+@dataclass(frozen=True)
+class FeatureCost:
+    """What one feature costs on one scenario: the service with it on, against it off."""
+
+    scenario: str
+    variant: str
+    cost: float
+    """1 - median over rounds of (service req/s ÷ the variant's req/s in the same round)."""
+    cost_min: float
+    cost_max: float
+
+
+def feature_costs(
+    measurements: Sequence[Measurement], *, service: str, variants: Sequence[str]
+) -> list[FeatureCost]:
+    """A `FeatureCost` for every scenario that ``service`` and a variant both ran."""
+    by_key = {(m.scenario, m.target, m.round): m.rps for m in measurements}
+    result = []
+    for variant in variants:
+        for scenario in dict.fromkeys(m.scenario for m in measurements if m.target == variant):
+            costs = [
+                1 - rps / by_key[scenario, variant, round_]
+                for (name, target, round_), rps in by_key.items()
+                if (name, target) == (scenario, service) and by_key.get((scenario, variant, round_))
+            ]
+            if costs:
+                result.append(
+                    FeatureCost(
+                        scenario=scenario,
+                        variant=variant,
+                        cost=round(statistics.median(costs), 3),
+                        cost_min=round(min(costs), 3),
+                        cost_max=round(max(costs), 3),
+                    )
+                )
+    return result
+
+
+def costs_markdown(costs: Sequence[FeatureCost], *, service: str) -> str:
+    """The costs as a markdown table: the share of throughput each feature takes."""
+    lines = [
+        f"| scenario | feature switched off | {service} costs (min-max) |",
+        "| --- | --- | --- |",
+    ]
+    lines += [
+        f"| {c.scenario} | {c.variant} | {c.cost:+.1%} ({c.cost_min:+.1%} to {c.cost_max:+.1%}) |"
+        for c in costs
+    ]
+    return "\n".join(lines)
+
+
 def markdown(table: Sequence[Row]) -> str:
     """The rows as a markdown table, grouped by scenario."""
     lines = [
@@ -129,6 +190,7 @@ def save(
     settings: dict[str, Any],
     measurements: Sequence[Measurement],
     table: Sequence[Row],
+    costs: Sequence[FeatureCost] = (),
 ) -> Path:
     """Write every raw measurement and the summary to ``<directory>/<date>-<mode>.json``."""
     now = datetime.now(UTC)
@@ -140,6 +202,7 @@ def save(
         "machine": machine(),
         "settings": settings,
         "summary": [asdict(row) for row in table],
+        "feature_costs": [asdict(cost) for cost in costs],
         "measurements": [asdict(m) for m in measurements],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")

@@ -22,6 +22,9 @@ class Scenario:
     authenticated: bool = False
     ids: int | None = None
     """Draw ``{id}`` from the first this many items (a hot set), not from all of them."""
+    clients: int | None = None
+    """Send each request as one of this many clients at random (``X-Forwarded-For`` from a
+    trusted proxy), each too quiet for a rate-limit lease: every request asks Redis."""
 
 
 SCENARIOS = {
@@ -29,7 +32,18 @@ SCENARIOS = {
     for scenario in (
         Scenario("get_item", "GET /items/{id}, any of them: cache misses, mostly"),
         Scenario("get_item_hot", "GET /items/{id}, one of 1,000: cache hits", ids=1_000),
+        Scenario(
+            "get_item_hot_clients",
+            "GET /items/{id}, one of 1,000, from 100,000 clients: a limit and a hit each",
+            ids=1_000,
+            clients=100_000,
+        ),
         Scenario("list", "GET /items/?skip=100&limit=10"),
+        Scenario(
+            "list_clients",
+            "GET /items/?skip=100&limit=10 from 100,000 clients: a limit in Redis each",
+            clients=100_000,
+        ),
         Scenario("list_keyset", "GET /items/?limit=10 after item 100 (cursor)"),
         Scenario(
             "create",

@@ -107,6 +107,8 @@ class Target:
             "page_first": "/items/?limit=100",
             "page_1000_offset": f"/items/?skip={DEEP_AFTER}&limit=100",
         }
+        paths["get_item_hot_clients"] = paths["get_item_hot"]
+        paths["list_clients"] = paths["list"]
         if self.kind == "reference":
             paths["list_keyset"] = "/items/?limit=10&after=100"
             paths["page_1000_keyset"] = f"/items/?limit=100&after={DEEP_AFTER}"
@@ -187,6 +189,8 @@ def service(
         "ITEMS_WORKERS": str(workers),
         # Every request is counted, none refused: the limit's cost, not its refusals.
         "ITEMS_RATE_LIMIT": "1000000000/minute",
+        # wrk is the proxy of the many-clients scenarios, which name their client.
+        "ITEMS_TRUSTED_PROXIES": "127.0.0.1",
         "ITEMS_LOG_FORMAT": "json",
         "ITEMS_LOG_LEVEL": "INFO",
         "ITEMS_DATABASE_POOL_SIZE": str(POOL_SIZE),

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from servicekit.cache import CachedResponse, ResponseCache, representation
 from servicekit.devstack import free_port
+from servicekit.redis import ScriptBatcher
 
 OLD = CachedResponse(b'"1"', b'{"version":1}')
 NEW = CachedResponse(b'"2"', b'{"version":2}')
@@ -42,7 +43,11 @@ def _cache(
     redis: Redis, *, ttl: float = 300, absent_ttl: float = 5, enabled: bool = True
 ) -> ResponseCache:
     return ResponseCache(
-        redis, namespace="test:cache", ttl=ttl, absent_ttl=absent_ttl, enabled=enabled
+        ScriptBatcher(redis),
+        namespace="test:cache",
+        ttl=ttl,
+        absent_ttl=absent_ttl,
+        enabled=enabled,
     )
 
 
@@ -57,18 +62,38 @@ async def test_a_miss_loads_and_fills_then_hits_need_no_load(redis: Redis) -> No
     assert (cache.counts["miss"], cache.counts["hit"]) == (1, 1)
 
 
-async def test_a_miss_seen_by_peek_is_not_asked_again_by_get(redis: Redis) -> None:
+async def test_a_miss_seen_by_a_lookup_is_not_asked_again_by_get(redis: Redis) -> None:
     cache, load = _cache(redis), Loads(OLD)
     before = await _evalsha_calls(redis)
 
-    peeked = await cache.peek("item", "1")
+    missed = await _looked_up(cache, "1")
     loaded = await cache.get("item", "1", load)
-    hit = await cache.peek("item", "1")
+    hit = await _looked_up(cache, "1")
 
-    assert peeked is None
+    assert missed is None
     assert loaded == hit == OLD
-    # peek's read, get's fill, the second peek's read: no second read for the miss.
+    # The lookup's read, get's fill, the second lookup's read: no second read for the miss.
     assert await _evalsha_calls(redis) - before == 3
+
+
+async def test_an_abandoned_lookup_lets_go_of_the_load_lock(redis: Redis) -> None:
+    cache = _cache(redis)
+    answered, abandoned = cache.lookup("item", "1"), cache.lookup("item", "2")
+    assert answered is not None
+    assert abandoned is not None
+
+    await answered.response()
+    await abandoned.abandon()
+
+    # A miss takes the load lock for the request's load; a request refused drops it.
+    assert await redis.exists("test:cache:item:1:lock") == 1
+    assert await redis.exists("test:cache:item:2:lock") == 0
+
+
+async def _looked_up(cache: ResponseCache, key: str) -> CachedResponse | None:
+    lookup = cache.lookup("item", key)
+    assert lookup is not None
+    return await lookup.response()
 
 
 async def _evalsha_calls(redis: Redis) -> int:

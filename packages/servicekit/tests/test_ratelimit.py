@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from servicekit.devstack import free_port
 from servicekit.ratelimit import Decision, RateLimiter, RatePolicy, gcra, rate_limit_headers
+from servicekit.redis import ScriptBatcher
 from servicekit.settings import Rate
 
 TEN_PER_MINUTE = RatePolicy(name="default", quota=10, window=60)
@@ -69,6 +70,14 @@ class TestGcra:
 
         assert after_refusal == tat
 
+    def test_a_large_quota_counts_exactly_at_todays_clock(self) -> None:
+        # Absolute times in a double lose sub-microsecond precision: not a request.
+        now = 1_764_688_000.123
+        first, tat = gcra(now, now, quota=100_000, window=60)
+        second, _ = gcra(tat, now, quota=100_000, window=60)
+
+        assert (first.remaining, second.remaining) == (99_999, 99_998)
+
     def test_an_idle_client_gets_the_whole_quota_back(self) -> None:
         tat, now = 0.0, 1000.0
         for _ in range(10):
@@ -98,7 +107,7 @@ async def _evalsha_calls(redis: Redis) -> int:
 
 class TestRateLimiter:
     async def test_counts_per_client_and_refuses_past_the_quota(self, redis: Redis) -> None:
-        limiter = RateLimiter(redis, namespace="test")
+        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
 
         alice = [await limiter.hit(TEN_PER_MINUTE, "user:alice") for _ in range(11)]
         bob = await limiter.hit(TEN_PER_MINUTE, "user:bob")
@@ -114,7 +123,10 @@ class TestRateLimiter:
     ) -> None:
         # Two instances: two clients, two pools, one Redis.
         other = Redis.from_url(redis_url)
-        limiters = [RateLimiter(redis, namespace="test"), RateLimiter(other, namespace="test")]
+        limiters = [
+            RateLimiter(ScriptBatcher(redis), namespace="test"),
+            RateLimiter(ScriptBatcher(other), namespace="test"),
+        ]
         policy = RatePolicy(name="default", quota=50, window=60)
         try:
             decisions = await asyncio.gather(
@@ -127,7 +139,7 @@ class TestRateLimiter:
         assert all(d.retry_after >= 1 for d in decisions if not d.allowed)
 
     async def test_a_busy_client_is_served_from_leases_exactly(self, redis: Redis) -> None:
-        limiter = RateLimiter(redis, namespace="test")
+        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
         policy = RatePolicy(name="default", quota=600, window=60)
         before = await _evalsha_calls(redis)
 
@@ -139,8 +151,8 @@ class TestRateLimiter:
 
     async def test_unused_leased_requests_are_given_back(self, redis: Redis) -> None:
         policy = RatePolicy(name="default", quota=100, window=60)
-        one = RateLimiter(redis, namespace="test", lease_seconds=0.05)
-        other = RateLimiter(redis, namespace="test")
+        one = RateLimiter(ScriptBatcher(redis), namespace="test", lease_seconds=0.05)
+        other = RateLimiter(ScriptBatcher(redis), namespace="test")
         for _ in range(4):  # leases of 1, 2 and 4: three requests of the last unused
             await one.hit(policy, "user:alice")
         await asyncio.sleep(0.1)  # the lease expires
@@ -157,7 +169,10 @@ class TestRateLimiter:
         self, redis: Redis, redis_url: str
     ) -> None:
         other = Redis.from_url(redis_url)
-        limiters = [RateLimiter(redis, namespace="test"), RateLimiter(other, namespace="test")]
+        limiters = [
+            RateLimiter(ScriptBatcher(redis), namespace="test"),
+            RateLimiter(ScriptBatcher(other), namespace="test"),
+        ]
         policy = RatePolicy(name="default", quota=100, window=60)
         try:
             warm = [await limiters[i % 2].hit(policy, "user:busy") for i in range(20)]
@@ -172,7 +187,7 @@ class TestRateLimiter:
         assert 100 - 2 * 10 <= admitted <= 100
 
     async def test_keys_expire_once_the_quota_is_whole_again(self, redis: Redis) -> None:
-        await RateLimiter(redis, namespace="test").hit(TEN_PER_MINUTE, "user:alice")
+        await RateLimiter(ScriptBatcher(redis), namespace="test").hit(TEN_PER_MINUTE, "user:alice")
 
         ttl = await redis.pttl("test:rl:default:user:alice")
 
@@ -180,7 +195,7 @@ class TestRateLimiter:
 
     async def test_without_redis_a_local_limiter_still_limits(self) -> None:
         unreachable = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
-        limiter = RateLimiter(unreachable, namespace="test")
+        limiter = RateLimiter(ScriptBatcher(unreachable), namespace="test")
         try:
             with capture_logs() as logs:
                 decisions = [
@@ -194,7 +209,7 @@ class TestRateLimiter:
         assert [line["event"] for line in logs] == ["rate_limit_redis_unavailable"]
 
     async def test_a_refund_gives_one_request_back(self, redis: Redis) -> None:
-        limiter = RateLimiter(redis, namespace="test")
+        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
         for _ in range(10):
             await limiter.hit(TEN_PER_MINUTE, "user:alice")
 

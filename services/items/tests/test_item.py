@@ -12,6 +12,7 @@ import httpx
 import pytest
 from item_factories import Caller, create_item
 from pydantic import TypeAdapter
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -697,6 +698,34 @@ class TestCache:
             client, 'http_requests_total{method="GET",route="/items/{item_id}",status="200"}'
         )
         assert after - before == 1
+
+    async def test_the_rate_limit_and_the_cache_read_share_one_round_trip(
+        self, client: httpx.AsyncClient, owner: Caller, token_factory: TokenFactory
+    ) -> None:
+        item = await _create(client, owner)
+        await client.get(f"/items/{item['id']}")
+        newcomer = Caller(token_factory)  # a client with no lease yet: its limit asks Redis
+        before = await _count(client, "redis_script_batches_total")
+
+        hit = await client.get(f"/items/{item['id']}", headers=newcomer.headers)
+
+        assert hit.status_code == 200
+        assert hit.headers["ratelimit"] == '"default";r=99999;t=1'
+        # The limit's script and the cache read: one pipeline (the metrics read adds none).
+        assert await _count(client, "redis_script_batches_total") - before == 1
+
+    async def test_an_id_in_another_form_is_never_a_cache_key(
+        self, client: httpx.AsyncClient, owner: Caller, redis: Redis
+    ) -> None:
+        item = await _create(client, owner)
+
+        padded = await client.get(f"/items/0{item['id']}")
+        canonical = await client.get(f"/items/{item['id']}")
+
+        assert padded.json() == canonical.json()
+        keys = [k if isinstance(k, str) else k.decode() for k in await redis.keys("items:cache:*")]
+        assert keys
+        assert not any(key.endswith((f":0{item['id']}", f":0{item['id']}:lock")) for key in keys)
 
     async def test_after_a_change_the_new_version_is_served(
         self, client: httpx.AsyncClient, owner: Caller

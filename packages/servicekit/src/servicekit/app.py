@@ -76,7 +76,7 @@ def create_service_app(
     @asynccontextmanager
     async def app_lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with lifespan() as state:
-            metrics.watch(state.database.engine, state.rate_limiter, state.cache)
+            metrics.watch(state.database.engine, state.scripts, state.rate_limiter, state.cache)
             try:
                 yield {STATE_KEY: state}
             finally:

@@ -68,35 +68,55 @@ class _Call:
 class ScriptBatcher:
     """Runs Lua scripts for concurrent callers, one pipeline per turn of the event loop.
 
-    Every request of a busy service asks Redis something (its rate limit, later its
-    cache); each command through redis-py costs the process as much CPU as a database
-    query. The calls made while the loop runs its ready callbacks are queued, and
-    sent together at the end of that turn: one connection checkout, one write, one
-    read of all replies. Scripts go by SHA (``EVALSHA``); on a server that does not
+    Every request of a busy service asks Redis something (its rate limit, its cache);
+    each command through redis-py costs the process as much CPU as a database query.
+    The calls made while the loop runs its ready callbacks are queued, and sent
+    together at the end of that turn: one connection checkout, one write, one read of
+    all replies. A process has one, shared by every feature that asks Redis on the
+    request path, so a request's own questions (its limit and its cache entry) share
+    a round trip too. Scripts go by SHA (``EVALSHA``); on a server that does not
     know one yet (a first call, a restarted Redis) it is loaded and the call sent
     again. A batch not answered within ``timeout`` seconds fails all its callers with
-    `TimeoutError` (one timer per batch, not one per call).
+    `TimeoutError` (one timer per batch, not one per call): a quarter of a second by
+    default, far beyond a healthy Redis and short enough that a request whose
+    features can do without Redis (`Outage`) is not held up for long.
     """
 
-    def __init__(self, redis: Redis, *, timeout: float) -> None:
+    def __init__(self, redis: Redis, *, timeout: float = 0.25) -> None:
         self.redis = redis
         self.timeout = timeout
         self._queue: list[_Call] = []
         self._sending: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        """Round trips made: pipelines sent."""
+        self.calls = 0
+        """Scripts sent in them."""
 
     async def run(
         self, source: str, keys: Sequence[str], args: Sequence[str | int | float | bytes]
     ) -> Any:
         """The reply of the script ``source`` on ``keys`` and ``args``."""
+        return await self.submit(source, keys, args)
+
+    def submit(
+        self, source: str, keys: Sequence[str], args: Sequence[str | int | float | bytes]
+    ) -> asyncio.Future[Any]:
+        """Queue the script now; its reply comes in the returned future.
+
+        For a caller with two questions for Redis: submitted in the same turn of the
+        loop, they travel in one round trip, whichever is awaited first.
+        """
         loop = asyncio.get_running_loop()
         call = _Call(source, _sha(source), keys, args, loop.create_future())
         if not self._queue:
             loop.call_soon(self._send_queued)
         self._queue.append(call)
-        return await call.reply
+        return call.reply
 
     def _send_queued(self) -> None:
         calls, self._queue = self._queue, []
+        self.batches += 1
+        self.calls += len(calls)
         task = asyncio.ensure_future(self._send(calls))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)

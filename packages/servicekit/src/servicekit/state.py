@@ -21,7 +21,7 @@ from servicekit.auth import JwksSettings, TokenSettings, TokenVerifier, open_jwk
 from servicekit.cache import ResponseCache
 from servicekit.db import Database, open_database
 from servicekit.ratelimit import RateLimiter
-from servicekit.redis import open_redis
+from servicekit.redis import ScriptBatcher, open_redis
 from servicekit.settings import ServiceSettings
 
 __all__ = ["STATE_KEY", "ServiceState", "open_service_state", "response_cache", "service_state"]
@@ -34,10 +34,12 @@ StateT = TypeVar("StateT", bound="ServiceState")
 @dataclass(frozen=True, kw_only=True)
 class ServiceState:
     """What every service holds for its lifetime: pool, Redis client, token verifier,
-    and on that Redis the rate limiter and the response cache."""
+    and on that Redis the rate limiter and the response cache, whose scripts share
+    one batcher (a request's limit and cache read travel in one round trip)."""
 
     database: Database
     redis: Redis
+    scripts: ScriptBatcher
     verifier: TokenVerifier
     rate_limiter: RateLimiter
     cache: ResponseCache
@@ -75,20 +77,24 @@ async def open_service_state(
         open_redis(settings.redis, client_name=name) as redis,
         open_jwks_verifier(jwks, token=token) as verifier,
     ):
+        scripts = ScriptBatcher(redis)
         yield ServiceState(
             database=database,
             redis=redis,
+            scripts=scripts,
             verifier=verifier,
-            rate_limiter=RateLimiter(redis, namespace=name),
-            cache=response_cache(redis, settings, name=name),
+            rate_limiter=RateLimiter(scripts, namespace=name),
+            cache=response_cache(scripts, settings, name=name),
             idempotency_ttl=timedelta(seconds=settings.idempotency.ttl),
         )
 
 
-def response_cache(redis: Redis, settings: ServiceSettings, *, name: str) -> ResponseCache:
+def response_cache(
+    scripts: ScriptBatcher, settings: ServiceSettings, *, name: str
+) -> ResponseCache:
     """The response cache of the service ``name``, as its settings say."""
     return ResponseCache(
-        redis,
+        scripts,
         namespace=f"{name}:cache",
         ttl=settings.cache.ttl,
         absent_ttl=settings.cache.absent_ttl,

@@ -12,7 +12,7 @@ from servicekit.app import create_service_app
 from servicekit.auth import MAX_LEEWAY_SECONDS, TokenVerifier
 from servicekit.db import open_database
 from servicekit.ratelimit import RateLimiter
-from servicekit.redis import open_redis
+from servicekit.redis import ScriptBatcher, open_redis
 from servicekit.state import response_cache
 from users import __version__
 from users.account.endpoints import router as account_router
@@ -62,12 +62,14 @@ async def _lifespan(settings: UsersSettings) -> AsyncIterator[UsersState]:
                 seconds=settings.auth.access_token_ttl + MAX_LEEWAY_SECONDS
             ),
         )
+        scripts = ScriptBatcher(redis)
         yield UsersState(
             database=database,
             redis=redis,
+            scripts=scripts,
             verifier=TokenVerifier.configured(keyring, settings.token),
-            rate_limiter=RateLimiter(redis, namespace="users"),
-            cache=response_cache(redis, settings, name="users"),
+            rate_limiter=RateLimiter(scripts, namespace="users"),
+            cache=response_cache(scripts, settings, name="users"),
             settings=settings,
             keyring=keyring,
             passwords=passwords,

@@ -15,10 +15,10 @@ import orjson
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from servicekit.cache._scripts import FILL, INVALIDATE, READ
-from servicekit.redis import Outage, Redis, ScriptBatcher
+from servicekit.cache._scripts import FILL, INVALIDATE, READ, UNLOCK
+from servicekit.redis import Outage, ScriptBatcher
 
-__all__ = ["CachedResponse", "ResponseCache", "representation"]
+__all__ = ["CachedResponse", "Lookup", "ResponseCache", "representation"]
 
 _SEPARATOR: Final = b"\n"
 _LOCK_MS: Final = 2_000
@@ -52,8 +52,8 @@ class CachedResponse:
 Loader = Callable[[], Awaitable[CachedResponse | None]]
 
 _PEEKED_MISS: ContextVar[tuple[str, bytes, int] | None] = ContextVar("peeked_miss", default=None)
-"""The miss `peek` found for this request (entry, generation, lock held): `get` goes on
-from it instead of asking Redis again."""
+"""The miss a `Lookup` found for this request (entry, generation, lock held): `get` goes
+on from it instead of asking Redis again."""
 
 
 class ResponseCache:
@@ -79,19 +79,18 @@ class ResponseCache:
 
     def __init__(
         self,
-        redis: Redis,
+        scripts: ScriptBatcher,
         *,
         namespace: str,
         ttl: float = 300,
         absent_ttl: float = 5,
-        timeout: float = 0.25,
         enabled: bool = True,
     ) -> None:
         self.namespace = namespace
         self.ttl = ttl
         self.absent_ttl = absent_ttl
         self.enabled = enabled
-        self._scripts = ScriptBatcher(redis, timeout=timeout)
+        self._scripts = scripts
         self._outage = Outage("cache")
         self._loading: dict[str, asyncio.Future[CachedResponse | None]] = {}
         self._unsent_invalidations: set[str] = set()
@@ -121,25 +120,22 @@ class ResponseCache:
         finally:
             del self._loading[name]
 
-    async def peek(self, kind: str, key: str) -> CachedResponse | None:
-        """The cached response of ``kind`` ``key`` if there is one, for a caller that sends
-        it itself (the middleware, before routing); else None, and the miss is kept for
-        this request's `get`, which then needs no second Redis call."""
+    def lookup(self, kind: str, key: str) -> Lookup | None:
+        """Start reading ``kind`` ``key`` for a caller that sends a hit itself (the
+        middleware, before routing); None when there is nothing to read (switched off,
+        Redis away, or a load of it under way here, which `get` joins).
+
+        The read is queued at once, so that what the caller asks Redis next in this
+        turn of the loop (the rate limit) shares its round trip; a miss it finds is
+        kept for this request's `get`, which then needs no second Redis call.
+        """
         if not self.enabled:
             return None
         name = f"{self.namespace}:{kind}:{key}"
         if name in self._loading:
-            return None  # a load is under way: `get` joins it
-        reply = await self._run(READ, [name, name + ":lock"], [_LOCK_MS])
-        if reply is None:
             return None
-        if reply[0]:
-            cached = CachedResponse.decode(reply[1])
-            if cached is not None:
-                self.counts["hit"] += 1
-            return cached
-        _PEEKED_MISS.set((name, reply[1], reply[2]))
-        return None
+        reply = self._submit(READ, [name, name + ":lock"], [_LOCK_MS])
+        return None if reply is None else Lookup(self, name, reply)
 
     async def invalidate(self, kind: str, key: str) -> None:
         """Forget ``kind`` ``key`` everywhere (call it after the write has committed)."""
@@ -201,11 +197,22 @@ class ResponseCache:
         self, script: str, keys: list[str], args: list[str | int | float | bytes]
     ) -> Any:
         """The script's reply; None (counted) when Redis cannot be asked."""
+        reply = self._submit(script, keys, args)
+        return None if reply is None else await self._reply(reply)
+
+    def _submit(
+        self, script: str, keys: list[str], args: list[str | int | float | bytes]
+    ) -> asyncio.Future[Any] | None:
+        """The script queued for Redis; None (counted) while Redis is taken to be away."""
         if self._outage.ongoing:
             self.counts["error"] += 1
             return None
+        return self._scripts.submit(script, keys, args)
+
+    async def _reply(self, reply: asyncio.Future[Any]) -> Any:
+        """What Redis answered to a submitted script; None (counted, logged) if it failed."""
         try:
-            reply = await self._scripts.run(script, keys, args)
+            answer = await reply
         except (RedisError, OSError, TimeoutError) as exc:
             self.counts["error"] += 1
             self._outage.failed(exc, meanwhile="reads from the database, uncached")
@@ -213,7 +220,7 @@ class ResponseCache:
         self._outage.answered()
         if self._unsent_invalidations:
             await self._resend_invalidations()
-        return reply
+        return answer
 
     async def _resend_invalidations(self) -> None:
         unsent, self._unsent_invalidations = self._unsent_invalidations, set()
@@ -225,3 +232,35 @@ def representation(model: type[BaseModel]) -> str:
     """A digest of ``model``'s JSON schema: it changes when what clients get changes."""
     schema = orjson.dumps(model.model_json_schema(), option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(schema, digest_size=4).hexdigest()
+
+
+class Lookup:
+    """A cache read started by `ResponseCache.lookup`, answered when awaited."""
+
+    __slots__ = ("_cache", "_name", "_reply")
+
+    def __init__(self, cache: ResponseCache, name: str, reply: asyncio.Future[Any]) -> None:
+        self._cache = cache
+        self._name = name
+        self._reply = reply
+
+    async def response(self) -> CachedResponse | None:
+        """The cached response, or None: a miss (kept for this request's `get`), a cached
+        absence (which `get` answers too), or Redis failing."""
+        reply = await self._cache._reply(self._reply)
+        if reply is None:
+            return None
+        if reply[0]:
+            cached = CachedResponse.decode(reply[1])
+            if cached is not None:
+                self._cache.counts["hit"] += 1
+            return cached
+        _PEEKED_MISS.set((self._name, reply[1], reply[2]))
+        return None
+
+    async def abandon(self) -> None:
+        """The request will not be answered (refused by its rate limit): let go of the
+        load lock the read may have taken, so other instances need not wait for it."""
+        reply = await self._cache._reply(self._reply)
+        if reply is not None and not reply[0] and reply[2]:
+            await self._cache._run(UNLOCK, [self._name + ":lock"], [])

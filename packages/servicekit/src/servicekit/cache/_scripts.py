@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["FILL", "INVALIDATE", "READ"]
+__all__ = ["FILL", "INVALIDATE", "READ", "UNLOCK"]
 
 READ: Final = """
 -- KEYS: the entry, its load lock. ARGV: the lock's lifetime (ms).
@@ -43,4 +43,9 @@ redis.call('HDEL', KEYS[1], 'v')
 redis.call('HINCRBY', KEYS[1], 'g', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
+"""
+
+UNLOCK: Final = """
+-- KEYS: a load lock taken by a read whose request then went unanswered.
+return redis.call('DEL', KEYS[1])
 """

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from servicekit.cache import ResponseCache
 from servicekit.ratelimit import RateLimiter
+from servicekit.redis import ScriptBatcher
 
 __all__ = ["Metrics", "metrics_router"]
 
@@ -64,12 +65,19 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def watch(self, engine: AsyncEngine, limiter: RateLimiter, cache: ResponseCache) -> None:
-        """Expose the pool of ``engine`` and the counts of ``limiter`` and ``cache``
-        (replacing earlier ones)."""
+    def watch(
+        self,
+        engine: AsyncEngine,
+        scripts: ScriptBatcher,
+        limiter: RateLimiter,
+        cache: ResponseCache,
+    ) -> None:
+        """Expose the pool of ``engine`` and the counts of ``scripts``, ``limiter`` and
+        ``cache`` (replacing earlier ones)."""
         self.unwatch()
         self._collectors = [
             _PoolCollector(engine),
+            _RedisCollector(scripts),
             _RateLimitCollector(limiter),
             _CacheCollector(cache),
         ]
@@ -129,6 +137,26 @@ class _PoolCollector(Collector):
         yield size
         yield connections
         yield overflow
+
+
+class _RedisCollector(Collector):
+    """The round trips of the request path's Redis scripts, read at scrape time."""
+
+    def __init__(self, scripts: ScriptBatcher) -> None:
+        self._scripts = scripts
+
+    def collect(self) -> Iterator[Metric]:
+        batches = CounterMetricFamily(
+            "redis_script_batches",
+            "Round trips to Redis for the request path's scripts (one pipeline each).",
+        )
+        batches.add_metric([], self._scripts.batches)
+        calls = CounterMetricFamily(
+            "redis_scripts", "Scripts sent to Redis for the request path (rate limits, cache)."
+        )
+        calls.add_metric([], self._scripts.calls)
+        yield batches
+        yield calls
 
 
 class _RateLimitCollector(Collector):

@@ -9,7 +9,6 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from servicekit.ratelimit._gcra import Decision, gcra
@@ -55,23 +54,18 @@ class RateLimiter:
     gives back with its next call for that client. A client near its limit is down
     to single requests again: a lease is never more than what remains.
 
-    When Redis does not answer within ``timeout``, an in-process limiter with the
-    same arithmetic takes over (logged once per outage, counted in ``fallbacks``)
+    When Redis does not answer within the batcher's timeout, an in-process limiter
+    with the same arithmetic takes over (logged once per outage, counted in ``fallbacks``)
     and Redis is asked again a second later: limits hold per instance meanwhile,
     never "no limit".
     """
 
     def __init__(
-        self,
-        redis: Redis,
-        *,
-        namespace: str,
-        timeout: float = 0.25,
-        lease_seconds: float = 0.5,
+        self, scripts: ScriptBatcher, *, namespace: str, lease_seconds: float = 0.5
     ) -> None:
         self.namespace = namespace
         self.lease_seconds = lease_seconds
-        self._scripts = ScriptBatcher(redis, timeout=timeout)
+        self._scripts = scripts
         self._leases: OrderedDict[str, _Lease] = OrderedDict()
         self._local: OrderedDict[str, float] = OrderedDict()
         self._outage = Outage("rate_limit")

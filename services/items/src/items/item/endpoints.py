@@ -40,7 +40,7 @@ _ITEM: Final = "/items/{item_id}"
 """The path of one item, which ``Location`` names."""
 _CACHED: Final = f"item:{representation(ItemRead)}"
 """The cache's kind for one item's response: a new representation, a new kind."""
-CACHED_ITEM: Final = CachedRoute(_ITEM, kind=_CACHED)
+CACHED_ITEM: Final = CachedRoute(_ITEM, kind=_CACHED, key=r"[1-9][0-9]{0,18}")
 """``GET /items/{item_id}``: public, so its cache hits are sent before routing."""
 IfMatch = Annotated[
     str | None,
