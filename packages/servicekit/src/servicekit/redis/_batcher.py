@@ -1,59 +1,19 @@
-"""The Redis client of a service process, created in the lifespan.
-
-One client (one connection pool) per process, bytes in and out, with connect
-and read timeouts so that an unreachable Redis costs a request a bounded wait,
-never a hang. `ScriptBatcher` sends the Lua scripts of concurrent requests in one
-round trip; `Outage` is how a feature that can do without Redis notices it is gone.
-"""
+"""`ScriptBatcher`: the Lua scripts of concurrent callers, one pipeline per loop turn."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import math
-import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import structlog
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError, ResponseError
 
-from servicekit.settings import RedisSettings
-
-__all__ = ["Outage", "Redis", "ScriptBatcher", "create_redis", "open_redis"]
-
-_log = structlog.get_logger("servicekit.redis")
-
-
-def create_redis(settings: RedisSettings, *, client_name: str) -> Redis:
-    """A client for ``settings.url``; it connects lazily, on first use."""
-    return Redis.from_url(
-        settings.url,
-        socket_connect_timeout=settings.connect_timeout,
-        socket_timeout=settings.socket_timeout,
-        max_connections=settings.max_connections,
-        health_check_interval=30,
-        # One quick retry rides out a dropped connection; more would only
-        # stretch the wait when Redis is really gone.
-        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), retries=1),
-        client_name=client_name,
-    )
-
-
-@asynccontextmanager
-async def open_redis(settings: RedisSettings, *, client_name: str) -> AsyncIterator[Redis]:
-    """The process's Redis client, closed (with its pool) on exit."""
-    client = create_redis(settings, client_name=client_name)
-    try:
-        yield client
-    finally:
-        await client.aclose()
+__all__ = ["ScriptBatcher"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -177,38 +137,3 @@ class ScriptBatcher:
 @lru_cache(maxsize=64)
 def _sha(source: str) -> str:
     return hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-
-
-class Outage:
-    """Whether Redis is taken to be away, for a feature that works on without it.
-
-    After a failure the feature skips Redis for ``retry_after`` seconds (no request
-    pays a timeout meanwhile), then tries again. Logged once when it starts and once
-    when it ends, as ``<feature>_redis_unavailable`` and ``<feature>_redis_back``.
-    """
-
-    def __init__(self, feature: str, *, retry_after: float = 1.0) -> None:
-        self.feature = feature
-        self.retry_after = retry_after
-        self._until = 0.0
-
-    @property
-    def ongoing(self) -> bool:
-        """Whether to skip Redis now."""
-        return time.monotonic() < self._until
-
-    def failed(self, exc: BaseException, *, meanwhile: str) -> None:
-        """A call failed with ``exc``; ``meanwhile`` says what the feature does instead."""
-        if not self._until:
-            _log.warning(
-                f"{self.feature}_redis_unavailable",
-                error=str(exc) or type(exc).__name__,
-                fallback=meanwhile,
-            )
-        self._until = time.monotonic() + self.retry_after
-
-    def answered(self) -> None:
-        """A call succeeded: the outage, if there was one, is over."""
-        if self._until:
-            self._until = 0.0
-            _log.info(f"{self.feature}_redis_back")

@@ -1,0 +1,14 @@
+"""Redis on the request path: one client per process, scripts batched, outages noticed.
+
+- `create_redis` / `open_redis`: the process's client (one connection pool), bytes in
+  and out, with connect and read timeouts so that an unreachable Redis costs a request
+  a bounded wait, never a hang;
+- `ScriptBatcher`: the Lua scripts of concurrent requests in one round trip;
+- `Outage`: how a feature that can do without Redis notices it is gone.
+"""
+
+from servicekit.redis._batcher import ScriptBatcher
+from servicekit.redis._client import Redis, create_redis, open_redis
+from servicekit.redis._outage import Outage
+
+__all__ = ["Outage", "Redis", "ScriptBatcher", "create_redis", "open_redis"]
