@@ -76,20 +76,6 @@ async def test_a_miss_seen_by_a_lookup_is_not_asked_again_by_get(redis: Redis) -
     assert await _evalsha_calls(redis) - before == 3
 
 
-async def test_an_abandoned_lookup_lets_go_of_the_load_lock(redis: Redis) -> None:
-    cache = _cache(redis)
-    answered, abandoned = cache.lookup("item", "1"), cache.lookup("item", "2")
-    assert answered is not None
-    assert abandoned is not None
-
-    await answered.response()
-    await abandoned.abandon()
-
-    # A miss takes the load lock for the request's load; a request refused drops it.
-    assert await redis.exists("test:cache:item:1:lock") == 1
-    assert await redis.exists("test:cache:item:2:lock") == 0
-
-
 async def _looked_up(cache: ResponseCache, key: str) -> CachedResponse | None:
     lookup = cache.lookup("item", key)
     assert lookup is not None

@@ -10,10 +10,12 @@ from structlog.testing import capture_logs
 
 from servicekit.devstack import free_port
 from servicekit.ratelimit import Decision, RateLimiter, RatePolicy, gcra, rate_limit_headers
-from servicekit.redis import ScriptBatcher
+from servicekit.redis import LuaCall, LuaFunction, ScriptBatcher
 from servicekit.settings import Rate
 
 TEN_PER_MINUTE = RatePolicy(name="default", quota=10, window=60)
+ECHO = LuaFunction("echo", "return {keys[1], args[1]}")
+MARK = LuaFunction("mark", "return redis.call('SET', keys[1], '1') and 1")
 
 
 class TestRate:
@@ -185,6 +187,44 @@ class TestRateLimiter:
         admitted = sum(d.allowed for d in [*warm, *burst])
         # Never more than the quota; at most a lease (a tenth of it) per instance unused.
         assert 100 - 2 * 10 <= admitted <= 100
+
+    async def test_what_rides_with_a_decision_costs_no_call_of_its_own(self, redis: Redis) -> None:
+        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
+        await limiter.hit(TEN_PER_MINUTE, "user:bob", then=[LuaCall(ECHO, ["k"], ["v"])])
+        before = await _evalsha_calls(redis)  # the script is known to Redis by now
+
+        along = LuaCall(ECHO, ["test:along"], ["first"])
+        decision = await limiter.hit(TEN_PER_MINUTE, "user:alice", then=[along])
+
+        assert decision.allowed
+        assert await along.reply == [b"test:along", b"first"]
+        assert await _evalsha_calls(redis) - before == 1
+
+    async def test_what_rides_with_a_refused_request_never_runs(self, redis: Redis) -> None:
+        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
+        for _ in range(10):
+            await limiter.hit(TEN_PER_MINUTE, "user:alice")
+
+        along = LuaCall(MARK, ["test:marked"], [])
+        refused = await limiter.hit(TEN_PER_MINUTE, "user:alice", then=[along])
+
+        assert not refused.allowed
+        assert along.reply.cancelled()
+        assert await redis.exists("test:marked") == 0
+
+    async def test_a_request_served_from_a_lease_sends_what_rides_with_it(
+        self, redis: Redis
+    ) -> None:
+        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
+        policy = RatePolicy(name="default", quota=600, window=60)
+        for _ in range(3):  # leases of 1 and 2: the next request is served from memory
+            await limiter.hit(policy, "user:busy")
+
+        along = LuaCall(MARK, ["test:marked"], [])
+        await limiter.hit(policy, "user:busy", then=[along])
+
+        assert await along.reply == 1
+        assert await redis.exists("test:marked") == 1
 
     async def test_keys_expire_once_the_quota_is_whole_again(self, redis: Redis) -> None:
         await RateLimiter(ScriptBatcher(redis), namespace="test").hit(TEN_PER_MINUTE, "user:alice")

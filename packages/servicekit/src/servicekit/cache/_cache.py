@@ -15,8 +15,8 @@ import orjson
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from servicekit.cache._scripts import FILL, INVALIDATE, READ, UNLOCK
-from servicekit.redis import Outage, ScriptBatcher
+from servicekit.cache._scripts import FILL, INVALIDATE, READ
+from servicekit.redis import LuaCall, Outage, ScriptBatcher
 
 __all__ = ["CachedResponse", "Lookup", "ResponseCache", "representation"]
 
@@ -121,21 +121,23 @@ class ResponseCache:
             del self._loading[name]
 
     def lookup(self, kind: str, key: str) -> Lookup | None:
-        """Start reading ``kind`` ``key`` for a caller that sends a hit itself (the
-        middleware, before routing); None when there is nothing to read (switched off,
-        Redis away, or a load of it under way here, which `get` joins).
+        """A read of ``kind`` ``key`` for a caller that sends a hit itself (the middleware,
+        before routing); None when there is nothing to read (switched off, Redis away,
+        or a load of it under way here, which `get` joins).
 
-        The read is queued at once, so that what the caller asks Redis next in this
-        turn of the loop (the rate limit) shares its round trip; a miss it finds is
-        kept for this request's `get`, which then needs no second Redis call.
+        The read is a `LuaCall` that another script may carry (the rate limit's, so the
+        request asks Redis once); `Lookup.response` sends it if nobody has. A miss it
+        finds is kept for this request's `get`, which then needs no second Redis call.
         """
         if not self.enabled:
             return None
         name = f"{self.namespace}:{kind}:{key}"
         if name in self._loading:
             return None
-        reply = self._submit(READ, [name, name + ":lock"], [_LOCK_MS])
-        return None if reply is None else Lookup(self, name, reply)
+        if self._outage.ongoing:
+            self.counts["error"] += 1
+            return None
+        return Lookup(self, name, LuaCall(READ, [name, name + ":lock"], [_LOCK_MS]))
 
     async def invalidate(self, kind: str, key: str) -> None:
         """Forget ``kind`` ``key`` everywhere (call it after the write has committed)."""
@@ -149,7 +151,7 @@ class ResponseCache:
             _PEEKED_MISS.set(None)
             reply = [0, peeked[1], peeked[2]]
         else:
-            reply = await self._run(READ, [name, name + ":lock"], [_LOCK_MS])
+            reply = await self._run(READ.script, [name, name + ":lock"], [_LOCK_MS])
         if reply is None:
             return await load()
         if reply[0]:
@@ -178,7 +180,7 @@ class ResponseCache:
         self.counts["stampede_wait"] += 1
         for pause in _WAIT_FOR_OTHER:
             await asyncio.sleep(pause)
-            reply = await self._run(READ, [name, name + ":lock"], [_LOCK_MS])
+            reply = await self._run(READ.script, [name, name + ":lock"], [_LOCK_MS])
             if reply is None:
                 return None
             if reply[0]:
@@ -197,20 +199,13 @@ class ResponseCache:
         self, script: str, keys: list[str], args: list[str | int | float | bytes]
     ) -> Any:
         """The script's reply; None (counted) when Redis cannot be asked."""
-        reply = self._submit(script, keys, args)
-        return None if reply is None else await self._reply(reply)
-
-    def _submit(
-        self, script: str, keys: list[str], args: list[str | int | float | bytes]
-    ) -> asyncio.Future[Any] | None:
-        """The script queued for Redis; None (counted) while Redis is taken to be away."""
         if self._outage.ongoing:
             self.counts["error"] += 1
             return None
-        return self._scripts.submit(script, keys, args)
+        return await self._answer(self._scripts.submit(script, keys, args))
 
-    async def _reply(self, reply: asyncio.Future[Any]) -> Any:
-        """What Redis answered to a submitted script; None (counted, logged) if it failed."""
+    async def _answer(self, reply: asyncio.Future[Any]) -> Any:
+        """What Redis answered to a script sent; None (counted, logged) if it failed."""
         try:
             answer = await reply
         except (RedisError, OSError, TimeoutError) as exc:
@@ -235,19 +230,24 @@ def representation(model: type[BaseModel]) -> str:
 
 
 class Lookup:
-    """A cache read started by `ResponseCache.lookup`, answered when awaited."""
+    """A read of one entry by `ResponseCache.lookup`, answered by `response`."""
 
-    __slots__ = ("_cache", "_name", "_reply")
+    __slots__ = ("_cache", "_name", "call")
 
-    def __init__(self, cache: ResponseCache, name: str, reply: asyncio.Future[Any]) -> None:
+    def __init__(self, cache: ResponseCache, name: str, call: LuaCall) -> None:
         self._cache = cache
         self._name = name
-        self._reply = reply
+        self.call = call
+        """The read, for a script that carries it (`servicekit.redis.chained`)."""
 
     async def response(self) -> CachedResponse | None:
         """The cached response, or None: a miss (kept for this request's `get`), a cached
-        absence (which `get` answers too), or Redis failing."""
-        reply = await self._cache._reply(self._reply)
+        absence (which `get` answers too), or Redis failing. Sends the read if nobody has."""
+        if not self.call.sent:
+            self._cache._scripts.call(self.call)
+        elif self.call.reply.cancelled():  # it rode with a refused request's limit
+            return None
+        reply = await self._cache._answer(self.call.reply)
         if reply is None:
             return None
         if reply[0]:
@@ -257,10 +257,3 @@ class Lookup:
             return cached
         _PEEKED_MISS.set((self._name, reply[1], reply[2]))
         return None
-
-    async def abandon(self) -> None:
-        """The request will not be answered (refused by its rate limit): let go of the
-        load lock the read may have taken, so other instances need not wait for it."""
-        reply = await self._cache._reply(self._reply)
-        if reply is not None and not reply[0] and reply[2]:
-            await self._cache._run(UNLOCK, [self._name + ":lock"], [])

@@ -10,18 +10,23 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["FILL", "INVALIDATE", "READ", "UNLOCK"]
+from servicekit.redis import LuaFunction
 
-READ: Final = """
--- KEYS: the entry, its load lock. ARGV: the lock's lifetime (ms).
+__all__ = ["FILL", "INVALIDATE", "READ"]
+
+READ: Final = LuaFunction(
+    "cache_read",
+    """
+-- keys: the entry, its load lock. args: the lock's lifetime (ms).
 -- A hit: {1, value}. A miss: {0, generation, 1 if this caller holds the load lock}.
-local entry = redis.call('HMGET', KEYS[1], 'v', 'g')
+local entry = redis.call('HMGET', keys[1], 'v', 'g')
 if entry[1] then
   return {1, entry[1]}
 end
-local locked = redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1])
+local locked = redis.call('SET', keys[2], '1', 'NX', 'PX', args[1])
 return {0, entry[2] or '0', locked and 1 or 0}
-"""
+""",
+)
 
 FILL: Final = """
 -- KEYS: the entry, its load lock. ARGV: the generation seen at the miss, the value,
@@ -43,9 +48,4 @@ redis.call('HDEL', KEYS[1], 'v')
 redis.call('HINCRBY', KEYS[1], 'g', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
-"""
-
-UNLOCK: Final = """
--- KEYS: a load lock taken by a read whose request then went unanswered.
-return redis.call('DEL', KEYS[1])
 """

@@ -6,6 +6,7 @@ import asyncio
 import math
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -13,30 +14,34 @@ from redis.exceptions import RedisError
 
 from servicekit.ratelimit._gcra import Decision, gcra
 from servicekit.ratelimit._policy import RatePolicy
-from servicekit.ratelimit._scripts import LEASE_SCRIPT
-from servicekit.redis import Outage, ScriptBatcher
+from servicekit.ratelimit._scripts import ADMITTED, TAKE
+from servicekit.redis import LuaCall, Outage, ScriptBatcher, chained, chained_arguments
 
 __all__ = ["RateLimiter"]
 
 _LOCAL_KEYS: Final = 100_000
 """Clients remembered in-process (leases, the local limiter); the least recent go first."""
 _LARGEST_LEASE: Final = 64
+_REDIS_ERRORS: Final = (RedisError, OSError, TimeoutError)
 
 
 @dataclass(slots=True)
 class _Lease:
-    """Requests one instance took from a client's quota at once, used one by one."""
+    """Requests one instance took from a client's quota, handed out one by one."""
 
     unused: int
     remaining: int
-    """What Redis said was left of the quota beyond the lease."""
+    """What Redis said was left of the quota beyond what this instance took."""
     whole_at: float
-    """When (monotonic) the quota would be whole again, the lease used up."""
+    """When (monotonic) the quota would be whole again, what was taken used up."""
     expires: float
     """After this, the unused requests are given back with the next call."""
     size: int
-    fetching: asyncio.Future[None] | None = None
-    """Set while the next lease is being taken: the client's other requests wait for it."""
+    """How many the last take asked for."""
+    refill: asyncio.Future[None] | None = None
+    """Set while the next take is under way: a request that finds nothing unused waits."""
+    dry: bool = False
+    """Redis refused the last take: the client is at its limit, take no more ahead."""
 
 
 class RateLimiter:
@@ -46,18 +51,23 @@ class RateLimiter:
     that decides atomically, so concurrent requests can never take more than the
     quota; the calls of concurrent requests travel together (`ScriptBatcher`).
 
-    A busy client is not worth a round trip per request: when an instance uses up
-    what it took for a client before ``lease_seconds`` pass, it takes twice as many
-    next time (up to a tenth of the quota, at most 64), and serves them from memory.
-    They are taken from the shared quota in Redis first, so no instance can ever
-    admit what the quota does not allow; what an instance did not use in time it
-    gives back with its next call for that client. A client near its limit is down
-    to single requests again: a lease is never more than what remains.
+    A request that must ask Redis can bring other questions for it (`hit`'s ``then``:
+    the cache entry it will send, say): they run in the same script, only if the
+    request is admitted, and the request costs one script call instead of several.
+
+    A busy client is not worth a round trip per request: an instance takes several of
+    its requests at once and hands them out from memory (a lease), twice as many at
+    each take while the client keeps it busy (up to a tenth of the quota, at most 64),
+    and takes the next ones when half are used, so that requests rarely wait for
+    Redis at all. They are taken from the shared quota in Redis first, so no instance
+    can ever admit what the quota does not allow; what an instance did not use within
+    ``lease_seconds`` it gives back with its next call for that client. A client near
+    its limit is down to single requests again: a lease is never more than what remains.
 
     When Redis does not answer within the batcher's timeout, an in-process limiter
-    with the same arithmetic takes over (logged once per outage, counted in ``fallbacks``)
-    and Redis is asked again a second later: limits hold per instance meanwhile,
-    never "no limit".
+    with the same arithmetic takes over (logged once per outage, counted in
+    ``fallbacks``) and Redis is asked again a second later: limits hold per instance
+    meanwhile, never "no limit".
     """
 
     def __init__(
@@ -74,9 +84,15 @@ class RateLimiter:
         self.refused: Counter[str] = Counter()
         """Refused requests, by policy name."""
 
-    async def hit(self, policy: RatePolicy, client: str) -> Decision:
-        """Count one request of ``client`` against ``policy``: admitted or not."""
-        decision = await self._decide(policy, self._key(policy, client))
+    async def hit(
+        self, policy: RatePolicy, client: str, *, then: Sequence[LuaCall] = ()
+    ) -> Decision:
+        """Count one request of ``client`` against ``policy``: admitted or not.
+
+        The calls of ``then`` are sent if the request is admitted (in the limit's own
+        script when it goes to Redis, else on their own), and dropped if it is not.
+        """
+        decision = await self._decide(policy, f"{self.namespace}:rl:{policy.name}:{client}", then)
         if not decision.allowed:
             self.refused[policy.name] += 1
         return decision
@@ -84,42 +100,38 @@ class RateLimiter:
     async def refund(self, policy: RatePolicy, client: str) -> None:
         """Give back one request counted by `hit`: an attempt that turned out not to
         count, such as a login that succeeded."""
-        key = self._key(policy, client)
-        if await self._run(key, policy, wanted=0, given_back=1) is not None:
+        key = f"{self.namespace}:rl:{policy.name}:{client}"
+        if await self._take(key, policy, wanted=0, given_back=1) is not None:
             return
         tat = self._local.get(key)
         if tat is not None:
             self._local[key] = max(tat - policy.window / policy.quota, time.time())
 
-    def _key(self, policy: RatePolicy, client: str) -> str:
-        return f"{self.namespace}:rl:{policy.name}:{client}"
-
-    async def _decide(self, policy: RatePolicy, key: str) -> Decision:
+    async def _decide(self, policy: RatePolicy, key: str, then: Sequence[LuaCall]) -> Decision:
         interval = policy.window / policy.quota
         while True:
-            now = time.monotonic()
             lease = self._leases.get(key)
+            now = time.monotonic()
             if lease is None:
                 break
             if lease.unused and now < lease.expires:
                 lease.unused -= 1
+                if lease.unused < lease.size // 2 and lease.refill is None and not lease.dry:
+                    self._refill(key, policy, lease)
+                self._send(then)
                 return _from_lease(lease, now, interval)
-            if lease.fetching is None:
+            if lease.refill is None:
                 break
-            # One lease at a time per client: wait for the one being taken, share it.
-            await lease.fetching
-        wanted, given_back = self._next_lease(lease, policy, now)
-        if lease is not None:
-            lease.fetching = asyncio.get_running_loop().create_future()
-        try:
-            reply = await self._run(key, policy, wanted=wanted, given_back=given_back)
-        finally:
-            if lease is not None and lease.fetching is not None:
-                lease.fetching.set_result(None)
-                lease.fetching = None
+            # Taken up, or past its time, with the next take on its way: wait for it.
+            await lease.refill
+        wanted, given_back = self._next_take(lease, policy, now)
+        reply = await self._take(key, policy, wanted=wanted, given_back=given_back, then=then)
         if reply is None:
             self.fallbacks += 1
-            return self._hit_locally(key, policy)
+            decision = self._hit_locally(key, policy)
+            if decision.allowed:
+                self._send(then)
+            return decision
         granted, remaining, reset_ms, retry_ms = (int(value) for value in reply)
         if not granted:
             self._leases.pop(key, None)
@@ -140,7 +152,7 @@ class RateLimiter:
         self._remember(self._leases, key, lease)
         return _from_lease(lease, now, interval)
 
-    def _next_lease(self, lease: _Lease | None, policy: RatePolicy, now: float) -> tuple[int, int]:
+    def _next_take(self, lease: _Lease | None, policy: RatePolicy, now: float) -> tuple[int, int]:
         """How many requests to ask for, and how many unused ones to give back.
 
         The earlier lease's unused requests are given back here, before any await,
@@ -149,26 +161,83 @@ class RateLimiter:
         if lease is None:
             return 1, 0
         given_back, lease.unused = lease.unused, 0
-        largest = max(1, min(_LARGEST_LEASE, policy.quota // 10))
         if given_back:
             return max(1, lease.size // 2), given_back
         busy = now < lease.expires
-        return (min(largest, lease.size * 2) if busy else 1), 0
+        return (min(_largest(policy), lease.size * 2) if busy else 1), 0
 
-    async def _run(self, key: str, policy: RatePolicy, *, wanted: int, given_back: int) -> Any:
-        """The script's reply; None while Redis is taken to be away."""
+    def _refill(self, key: str, policy: RatePolicy, lease: _Lease) -> None:
+        """Take the client's next requests now, while the lease still has some to hand out."""
+        wanted = min(_largest(policy), lease.size * 2)
+        refill = lease.refill = asyncio.get_running_loop().create_future()
+
+        def refilled(reply: asyncio.Future[Any]) -> None:
+            lease.refill = None
+            refill.set_result(None)
+            error = reply.exception()
+            if error is not None:
+                self._outage.failed(error, meanwhile="per-instance limits until Redis answers")
+                return
+            self._outage.answered()
+            granted, remaining, reset_ms, _ = (int(value) for value in reply.result())
+            now = time.monotonic()
+            lease.dry = not granted
+            lease.unused += granted
+            lease.remaining = remaining if granted else 0
+            if granted:
+                lease.whole_at = now + reset_ms / 1000
+                lease.expires = now + self.lease_seconds
+                lease.size = wanted
+
+        args = [policy.quota, policy.window * 1000, wanted, 0]
+        self._scripts.submit(TAKE.script, [key], args).add_done_callback(refilled)
+
+    async def _take(
+        self,
+        key: str,
+        policy: RatePolicy,
+        *,
+        wanted: int,
+        given_back: int,
+        then: Sequence[LuaCall] = (),
+    ) -> Any:
+        """The take's reply, the calls of ``then`` answered from it; None while Redis is
+        taken to be away (and ``then`` not sent)."""
         if self._outage.ongoing:
             return None
         args = [policy.quota, policy.window * 1000, wanted, given_back]
         try:
-            reply = await self._scripts.run(LEASE_SCRIPT, [key], args)
-        except (RedisError, OSError, TimeoutError) as exc:
+            if not then:
+                return await self._answered(self._scripts.run(TAKE.script, [key], args))
+            for call in then:
+                call.sent = True
+            keys, chained_args = chained_arguments([key], args, then)
+            script = chained(TAKE, ADMITTED, [call.function for call in then])
+            replies = await self._answered(self._scripts.run(script, keys, chained_args))
+        except _REDIS_ERRORS as exc:
+            for call in then:
+                call.settle(exc)
+            return None
+        for call, reply in zip(then, replies[1:], strict=False):
+            call.settle(reply)
+        for call in then[len(replies) - 1 :]:  # the request was refused: they did not run
+            call.reply.cancel()
+        return replies[0]
+
+    async def _answered(self, reply: Any) -> Any:
+        try:
+            answer = await reply
+        except _REDIS_ERRORS as exc:
             self._outage.failed(exc, meanwhile="per-instance limits until Redis answers")
             # Leases were taken from Redis's counts: they cannot be given back now.
             self._leases.clear()
-            return None
+            raise
         self._outage.answered()
-        return reply
+        return answer
+
+    def _send(self, then: Sequence[LuaCall]) -> None:
+        for call in then:
+            self._scripts.call(call)
 
     def _hit_locally(self, key: str, policy: RatePolicy) -> Decision:
         now = time.time()
@@ -184,6 +253,11 @@ class RateLimiter:
         table.move_to_end(key)
         if len(table) > _LOCAL_KEYS:
             table.popitem(last=False)
+
+
+def _largest(policy: RatePolicy) -> int:
+    """The most requests of ``policy`` an instance takes at once."""
+    return max(1, min(_LARGEST_LEASE, policy.quota // 10))
 
 
 def _from_lease(lease: _Lease, now: float, interval: float) -> Decision:

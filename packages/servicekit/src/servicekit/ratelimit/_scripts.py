@@ -4,34 +4,41 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["LEASE_SCRIPT"]
+from servicekit.redis import LuaFunction
 
-LEASE_SCRIPT: Final = """
+__all__ = ["ADMITTED", "TAKE"]
+
+TAKE: Final = LuaFunction(
+    "take",
+    """
 -- GCRA, for up to `wanted` requests at once (a lease), after giving back `given_back`
 -- unused ones of an earlier lease. `wanted` 1 is one request's decision; 0 only gives back.
--- KEYS[1]: the client's key. ARGV: quota, window (ms), wanted, given_back.
+-- keys[1]: the client's key. args: quota, window (ms), wanted, given_back.
 -- Returns {granted, remaining, reset (ms), retry_after (ms)}. Counts forgive 1e-3 of a
 -- request to rounding (absolute milliseconds in a double: about 0.25 µs precision).
-local quota = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local wanted = tonumber(ARGV[3])
-local given_back = tonumber(ARGV[4])
+local quota = tonumber(args[1])
+local window = tonumber(args[2])
+local wanted = tonumber(args[3])
+local given_back = tonumber(args[4])
 local interval = window / quota
 local clock = redis.call('TIME')
 local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
-local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+local tat = math.max(tonumber(redis.call('GET', keys[1]) or now), now)
 if given_back > 0 then
   tat = math.max(tat - given_back * interval, now)
 end
 local granted = math.min(wanted, math.floor((now + window - tat) / interval + 1e-3))
 if granted < 1 then
   if given_back > 0 then
-    redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(tat - now) + 1000)
+    redis.call('SET', keys[1], tostring(tat), 'PX', math.ceil(tat - now) + 1000)
   end
   return {0, 0, math.ceil(tat - now), math.ceil(tat + interval - now - window)}
 end
 local new_tat = tat + granted * interval
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
+redis.call('SET', keys[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
 local remaining = math.floor((window - (new_tat - now)) / interval + 1e-3)
 return {granted, remaining, math.ceil(new_tat - now), 0}
-"""
+""",
+)
+ADMITTED: Final = "head[1] >= 1"
+"""The gate of a script chained after `TAKE`: what follows runs only for an admitted request."""

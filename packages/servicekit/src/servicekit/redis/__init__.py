@@ -4,11 +4,24 @@
   and out, with connect and read timeouts so that an unreachable Redis costs a request
   a bounded wait, never a hang;
 - `ScriptBatcher`: the Lua scripts of concurrent requests in one round trip;
+- `LuaFunction` and `LuaCall`: a function that runs alone or inside another script
+  (`chained`), so that a request's questions to Redis are one script, not several;
 - `Outage`: how a feature that can do without Redis notices it is gone.
 """
 
 from servicekit.redis._batcher import ScriptBatcher
 from servicekit.redis._client import Redis, create_redis, open_redis
+from servicekit.redis._lua import LuaCall, LuaFunction, chained, chained_arguments
 from servicekit.redis._outage import Outage
 
-__all__ = ["Outage", "Redis", "ScriptBatcher", "create_redis", "open_redis"]
+__all__ = [
+    "LuaCall",
+    "LuaFunction",
+    "Outage",
+    "Redis",
+    "ScriptBatcher",
+    "chained",
+    "chained_arguments",
+    "create_redis",
+    "open_redis",
+]

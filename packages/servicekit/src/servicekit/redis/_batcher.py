@@ -13,13 +13,15 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
+from servicekit.redis._lua import LuaCall
+
 __all__ = ["ScriptBatcher"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Call:
     source: str
-    sha: str
+    sha: bytes
     keys: Sequence[str]
     args: Sequence[str | int | float | bytes]
     reply: asyncio.Future[Any] = field(compare=False)
@@ -73,6 +75,12 @@ class ScriptBatcher:
         self._queue.append(call)
         return call.reply
 
+    def call(self, call: LuaCall) -> None:
+        """Send ``call`` alone (in this turn's pipeline), and settle it with its reply."""
+        call.sent = True
+        reply = self.submit(call.function.script, call.keys, call.args)
+        reply.add_done_callback(lambda done: call.settle(done.exception() or done.result()))
+
     def _send_queued(self) -> None:
         calls, self._queue = self._queue, []
         self.batches += 1
@@ -115,10 +123,7 @@ class ScriptBatcher:
         pool = self.redis.connection_pool
         connection = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py
         try:
-            commands = [("EVALSHA", c.sha, len(c.keys), *c.keys, *c.args) for c in calls]
-            await connection.send_packed_command(
-                connection.pack_commands(commands), check_health=False
-            )
+            await connection.send_packed_command(_packed(calls), check_health=False)
             replies: list[Any] = []
             for _ in calls:
                 try:
@@ -134,6 +139,38 @@ class ScriptBatcher:
         return replies
 
 
+def _packed(calls: Sequence[_Call]) -> bytes:
+    """The calls as ``EVALSHA`` commands in RESP, the protocol's own bytes.
+
+    redis-py's general packer checks and converts every argument through layers meant
+    for any command; these are always a SHA, a count, strings and numbers, and packing
+    them here costs a fifth of what it does there (measured: it was 40% of a batched
+    call's CPU).
+    """
+    parts: list[bytes] = []
+    for call in calls:
+        parts.append(
+            b"*%d\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n"
+            % (3 + len(call.keys) + len(call.args), call.sha)
+        )
+        count = str(len(call.keys)).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(count), count))
+        for value in (*call.keys, *call.args):
+            data = _encoded(value)
+            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def _encoded(value: str | int | float | bytes) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bool):  # an int, but surely a mistake in a script's arguments
+        raise TypeError("a script argument cannot be a bool")
+    return repr(value).encode() if isinstance(value, float) else str(value).encode()
+
+
 @lru_cache(maxsize=64)
-def _sha(source: str) -> str:
-    return hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+def _sha(source: str) -> bytes:
+    return hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest().encode()

@@ -9,6 +9,7 @@ from starlette.types import Scope
 from servicekit.auth import InvalidToken
 from servicekit.http._context import VERIFIED_PRINCIPAL_KEY
 from servicekit.ratelimit import Decision, RatePolicy
+from servicekit.redis import LuaCall
 from servicekit.state import STATE_KEY, ServiceState
 
 __all__ = ["RequestRateLimit"]
@@ -32,13 +33,16 @@ class RequestRateLimit:
         """Whether requests to ``path`` are limited."""
         return not path.startswith(self.exempt)
 
-    async def decide(self, scope: Scope, authorization: bytes | None) -> Decision | None:
-        """The decision for this request; None for an app running without its lifespan."""
+    async def decide(
+        self, scope: Scope, authorization: bytes | None, then: Sequence[LuaCall] = ()
+    ) -> Decision | None:
+        """The decision for this request (``then`` as `RateLimiter.hit` takes it); None
+        for an app running without its lifespan."""
         state = scope.get("state", {}).get(STATE_KEY)
         if not isinstance(state, ServiceState):
             return None
         client = await _client(state, scope, authorization)
-        return await state.rate_limiter.hit(self.policy, client)
+        return await state.rate_limiter.hit(self.policy, client, then=then)
 
 
 async def _client(state: ServiceState, scope: Scope, authorization: bytes | None) -> str:

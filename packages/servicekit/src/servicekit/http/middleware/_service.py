@@ -24,6 +24,7 @@ from servicekit.http.middleware._proxies import TrustedProxies
 from servicekit.http.middleware._ratelimit import RequestRateLimit
 from servicekit.observability import Metrics
 from servicekit.ratelimit import rate_limit_headers
+from servicekit.redis import LuaCall
 
 __all__ = ["ServiceMiddleware"]
 
@@ -146,13 +147,12 @@ class ServiceMiddleware:
     ) -> None:
         """Refuse the request, answer it from the cache, or hand it to the app."""
         refusal = self._refusal(seen.host, seen.length)
-        # The cache read goes out first, so that the limit's call shares its round trip.
         cached = self._cache_lookup(inner) if refusal is None else None
         if refusal is None and self.rate_limit is not None:
-            refusal = await self._limit(self.rate_limit, inner, seen, limit_headers)
+            # The cache read rides in the limit's own script when that goes to Redis.
+            then = (cached[1].call,) if cached is not None else ()
+            refusal = await self._limit(self.rate_limit, inner, seen, limit_headers, then)
         if refusal is not None:
-            if cached is not None:
-                await cached[1].abandon()
             await problem_response(refusal, instance=scope["path"])(scope, receive, send)
         elif cached is None or not await self._send_cached(*cached, inner, seen, send):
             if seen.chunked and seen.length is None:
@@ -218,11 +218,12 @@ class ServiceMiddleware:
         scope: Scope,
         seen: _Headers,
         headers: list[tuple[bytes, bytes]],
+        then: Sequence[LuaCall],
     ) -> AppError | None:
         """Count the request against the rate limit: its headers, and the 429 if refused."""
         if not limit.applies(scope["path"]):
             return None
-        decision = await limit.decide(scope, seen.authorization)
+        decision = await limit.decide(scope, seen.authorization, then)
         if decision is None:
             return None
         headers += rate_limit_headers(limit.policy, decision)
