@@ -77,6 +77,10 @@ class RateLimiter:
         self.lease_seconds = lease_seconds
         self._scripts = scripts
         self._leases: OrderedDict[str, _Lease] = OrderedDict()
+        self._recent: OrderedDict[str, float] = OrderedDict()
+        """Clients whose last take was a single request: until when (monotonic) another
+        one makes them busy. A float, not a `_Lease`: most clients are quiet, and a
+        hundred thousand objects would each be walked by every full garbage collection."""
         self._local: OrderedDict[str, float] = OrderedDict()
         self._outage = Outage("rate_limit")
         self.fallbacks = 0
@@ -124,7 +128,7 @@ class RateLimiter:
                 break
             # Taken up, or past its time, with the next take on its way: wait for it.
             await lease.refill
-        wanted, given_back = self._next_take(lease, policy, now)
+        wanted, given_back = self._next_take(key, lease, policy, now)
         reply = await self._take(key, policy, wanted=wanted, given_back=given_back, then=then)
         if reply is None:
             self.fallbacks += 1
@@ -142,6 +146,15 @@ class RateLimiter:
                 retry_after=max(1, math.ceil(retry_ms / 1000)),
             )
         now = time.monotonic()
+        if wanted == 1:
+            self._leases.pop(key, None)
+            self._remember(self._recent, key, now + self.lease_seconds)
+            return Decision(
+                allowed=True,
+                remaining=remaining,
+                reset=max(1, math.ceil(reset_ms / 1000)),
+                retry_after=0,
+            )
         lease = _Lease(
             unused=granted - 1,
             remaining=remaining,
@@ -149,17 +162,21 @@ class RateLimiter:
             expires=now + self.lease_seconds,
             size=wanted,
         )
+        self._recent.pop(key, None)
         self._remember(self._leases, key, lease)
         return _from_lease(lease, now, interval)
 
-    def _next_take(self, lease: _Lease | None, policy: RatePolicy, now: float) -> tuple[int, int]:
+    def _next_take(
+        self, key: str, lease: _Lease | None, policy: RatePolicy, now: float
+    ) -> tuple[int, int]:
         """How many requests to ask for, and how many unused ones to give back.
 
         The earlier lease's unused requests are given back here, before any await,
         so that two requests of one client can never give the same ones back twice.
         """
         if lease is None:
-            return 1, 0
+            busy = now < self._recent.get(key, 0.0)
+            return (min(_largest(policy), 2) if busy else 1), 0
         given_back, lease.unused = lease.unused, 0
         if given_back:
             return max(1, lease.size // 2), given_back
