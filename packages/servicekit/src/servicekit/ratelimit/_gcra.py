@@ -14,8 +14,7 @@ limiter's, when Redis cannot be reached, and the tests' model.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = ["Decision", "gcra"]
 
@@ -25,9 +24,9 @@ milliseconds in Redis), so a double holds them to about 0.25 µs, which for a qu
 100,000 a minute is 4e-4 of a request's interval."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What a limiter decided for one request."""
+class Decision(NamedTuple):
+    """What a limiter decided for one request (a tuple: made on every request, it is
+    four times cheaper to build than a frozen dataclass)."""
 
     allowed: bool
     remaining: int

@@ -12,6 +12,9 @@ def rate_limit_headers(policy: RatePolicy, decision: Decision) -> list[tuple[byt
     """``RateLimit-Policy`` and ``RateLimit``, structured fields (a refusal's ``Retry-After``
     comes with its `RateLimited` problem)."""
     return [
-        (b"ratelimit-policy", policy.policy_header.encode()),
-        (b"ratelimit", f'"{policy.name}";r={decision.remaining};t={decision.reset}'.encode()),
+        (b"ratelimit-policy", policy.policy_field),
+        (
+            b"ratelimit",
+            b'"%s";r=%d;t=%d' % (policy.name.encode(), decision.remaining, decision.reset),
+        ),
     ]

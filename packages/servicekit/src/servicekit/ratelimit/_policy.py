@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from servicekit.settings import Rate
 
@@ -17,12 +17,15 @@ class RatePolicy:
     name: str
     quota: int
     window: int
+    policy_field: bytes = field(init=False, repr=False, compare=False)
+    """Its ``RateLimit-Policy`` item as sent, made once."""
 
     def __post_init__(self) -> None:
         if self.quota < 1 or self.window < 1:
             raise ValueError("a rate limit needs a quota and a window of at least 1")
         if not re.fullmatch(r"[a-z][a-z0-9_-]*", self.name):
             raise ValueError(f"{self.name!r} is not a policy name (a-z, 0-9, _ and -)")
+        object.__setattr__(self, "policy_field", self.policy_header.encode())
 
     @classmethod
     def of(cls, name: str, rate: Rate) -> RatePolicy:
