@@ -41,8 +41,9 @@ from servicekit.state import STATE_KEY, ServiceState
 __all__ = ["ServiceApp", "create_service_app"]
 
 _QUIET_PATHS: Final = ("/health/live", "/health/ready", "/metrics")
-_UNLIMITED_PATHS: Final = ("/health/", "/metrics", "/docs", "/openapi.json")
-"""Prefixes of the paths no rate limit applies to: probes, metrics, the API's docs."""
+_PUBLIC_PATHS: Final = ("/health/", "/metrics", "/docs", "/openapi.json")
+"""Prefixes of the paths no rate limit applies to, and no token is read for: probes,
+metrics, the API's docs."""
 
 
 class ServiceApp(FastAPI):
@@ -114,7 +115,7 @@ def create_service_app(
         metrics=metrics,
         access_log=access_log,
         quiet_paths=_QUIET_PATHS,
-        unlimited_paths=_UNLIMITED_PATHS,
+        public_paths=_PUBLIC_PATHS,
         cached_routes=cached_routes,
     )
     return app

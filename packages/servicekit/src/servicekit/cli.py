@@ -5,6 +5,8 @@ A service's ``__main__.py`` is one call::
     run_service_cli(name="items", settings_cls=ItemsSettings, create_app=create_app,
                     migrations=MIGRATIONS)
 
+and a service adds commands of its own as `Command` objects (``commands=[…]``).
+
 Settings are read once, before anything starts; a bad value stops the command
 with exit status 2 and a message that names each offending variable.
 """
@@ -16,7 +18,8 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Final, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Final, Generic, TypeVar
 
 import orjson
 import uvicorn
@@ -27,7 +30,7 @@ from servicekit.db import Migrations
 from servicekit.observability import configure_logging
 from servicekit.settings import ServiceSettings, SettingsError, load_settings
 
-__all__ = ["run_service_cli", "serve", "worker_app"]
+__all__ = ["Command", "run_service_cli", "serve", "worker_app"]
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
@@ -37,23 +40,43 @@ _WORKER_APP: Final = "SERVICEKIT_WORKER_APP"
 """How `serve` tells its worker processes which app to build (they start from nothing)."""
 
 
+@dataclass(frozen=True)
+class Command(Generic[SettingsT]):
+    """A command of a service's own, beside ``serve``, ``migrate`` and ``revision``.
+
+    ``run`` gets the service's settings (read and checked as for ``serve``) and the
+    parsed arguments, and returns the exit status; ``arguments`` declares them.
+    """
+
+    name: str
+    help: str
+    run: Callable[[SettingsT, argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] = field(default=lambda parser: None)
+
+
 def run_service_cli(
     *,
     name: str,
     settings_cls: type[SettingsT],
     create_app: Callable[[SettingsT], FastAPI],
     migrations: Migrations,
+    commands: Sequence[Command[SettingsT]] = (),
     argv: Sequence[str] | None = None,
 ) -> None:
     """Parse the command line and run the command."""
     parser = argparse.ArgumentParser(prog=f"python -m {name}", description=f"The {name} service.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("serve", help="run the HTTP server (host and port from settings)")
-    commands.add_parser("migrate", help="apply the database migrations up to the latest")
-    revision = commands.add_parser(
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers.add_parser("serve", help="run the HTTP server (host and port from settings)")
+    subparsers.add_parser("migrate", help="apply the database migrations up to the latest")
+    revision = subparsers.add_parser(
         "revision", help="write a new migration, compared against a database at head"
     )
     revision.add_argument("-m", "--message", required=True, help="what the migration does")
+    own = {command.name: command for command in commands}
+    for command in commands:
+        command.arguments(
+            subparsers.add_parser(command.name, help=command.help, description=command.help)
+        )
     args = parser.parse_args(argv)
 
     try:
@@ -68,6 +91,8 @@ def run_service_cli(
         migrations.upgrade(settings.database.url)
     elif args.command == "revision":
         migrations.revision(settings.database.url, message=args.message)
+    elif args.command in own:
+        raise SystemExit(own[args.command].run(settings, args))
     else:
         serve(create_app, settings, name=name)
 

@@ -29,7 +29,7 @@ status is the problem of that status wherever only a status is known (Starlette'
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 __all__ = [
     "AppError",
@@ -79,7 +79,18 @@ class AppError(Exception):
         self.detail = detail or self.default_detail
         self.headers: dict[str, str] = dict(headers or {})
         self.extensions: dict[str, Any] = dict(extensions or {})
+        self.keep_writes = False
+        """Commit what the request wrote before failing (see `keeping_writes`)."""
         super().__init__(self.detail)
+
+    def keeping_writes(self) -> Self:
+        """This error, but the request's unit of work commits before it is answered.
+
+        For a refusal that must leave a trace: a reused refresh token is refused, and
+        the session it belongs to is revoked all the same. Any other error rolls back.
+        """
+        self.keep_writes = True
+        return self
 
     @property
     def type(self) -> str:

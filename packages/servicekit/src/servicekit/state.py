@@ -2,8 +2,10 @@
 
 A service's lifespan yields a `ServiceState` (or a subclass with the service's
 own resources); `create_service_app` stores it in the ASGI lifespan state, and
-`service_state` gets it back, typed, from a request. `open_service_state` is the
-whole lifespan of a service that verifies tokens issued elsewhere.
+`service_state` gets it back, typed, from a request. `ServiceState.assemble` builds
+what every service has on an opened pool, Redis client and verifier;
+`open_service_state` is the whole lifespan of a service that verifies tokens issued
+elsewhere.
 """
 
 from __future__ import annotations
@@ -12,19 +14,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final, TypeVar, overload
+from typing import Any, Final, Self, TypeVar, overload
 
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
-from servicekit.auth import JwksSettings, TokenSettings, TokenVerifier, open_jwks_verifier
+from servicekit.auth import (
+    JwksSettings,
+    Revocations,
+    RevocationSource,
+    TokenSettings,
+    TokenVerifier,
+    open_jwks_verifier,
+)
 from servicekit.cache import ResponseCache
 from servicekit.db import Database, open_database
 from servicekit.ratelimit import RateLimiter
 from servicekit.redis import ScriptBatcher, open_redis
 from servicekit.settings import ServiceSettings
 
-__all__ = ["STATE_KEY", "ServiceState", "open_service_state", "response_cache", "service_state"]
+__all__ = ["STATE_KEY", "ServiceState", "open_service_state", "service_state"]
 
 STATE_KEY: Final = "service"
 
@@ -34,8 +43,8 @@ StateT = TypeVar("StateT", bound="ServiceState")
 @dataclass(frozen=True, kw_only=True)
 class ServiceState:
     """What every service holds for its lifetime: pool, Redis client, token verifier,
-    and on that Redis the rate limiter and the response cache, whose scripts share
-    one batcher (a request's limit and cache read travel in one round trip)."""
+    and on that Redis the rate limiter, the response cache and the revocation list,
+    whose scripts share one batcher (a request asks Redis once)."""
 
     database: Database
     redis: Redis
@@ -43,8 +52,43 @@ class ServiceState:
     verifier: TokenVerifier
     rate_limiter: RateLimiter
     cache: ResponseCache
+    revocations: Revocations
     idempotency_ttl: timedelta = timedelta(hours=24)
     """How long an ``Idempotency-Key`` is remembered."""
+
+    @classmethod
+    def assemble(
+        cls,
+        config: ServiceSettings,
+        *,
+        name: str,
+        database: Database,
+        redis: Redis,
+        verifier: TokenVerifier,
+        revocation_source: RevocationSource | None = None,
+        **extra: Any,
+    ) -> Self:
+        """The state of the service ``name`` on its opened pool, Redis and verifier, as
+        ``config`` says; ``revocation_source`` for the issuer of the tokens (it rebuilds
+        the revocation list), ``extra`` for a subclass's own fields."""
+        scripts = ScriptBatcher(redis)
+        return cls(
+            database=database,
+            redis=redis,
+            scripts=scripts,
+            verifier=verifier,
+            rate_limiter=RateLimiter(scripts, namespace=name),
+            cache=ResponseCache(
+                scripts,
+                namespace=f"{name}:cache",
+                ttl=config.cache.ttl,
+                absent_ttl=config.cache.absent_ttl,
+                enabled=config.cache.enabled,
+            ),
+            revocations=Revocations(scripts, issuer=verifier.issuer, source=revocation_source),
+            idempotency_ttl=timedelta(seconds=config.idempotency.ttl),
+            **extra,
+        )
 
 
 @overload
@@ -77,26 +121,6 @@ async def open_service_state(
         open_redis(settings.redis, client_name=name) as redis,
         open_jwks_verifier(jwks, token=token) as verifier,
     ):
-        scripts = ScriptBatcher(redis)
-        yield ServiceState(
-            database=database,
-            redis=redis,
-            scripts=scripts,
-            verifier=verifier,
-            rate_limiter=RateLimiter(scripts, namespace=name),
-            cache=response_cache(scripts, settings, name=name),
-            idempotency_ttl=timedelta(seconds=settings.idempotency.ttl),
+        yield ServiceState.assemble(
+            settings, name=name, database=database, redis=redis, verifier=verifier
         )
-
-
-def response_cache(
-    scripts: ScriptBatcher, settings: ServiceSettings, *, name: str
-) -> ResponseCache:
-    """The response cache of the service ``name``, as its settings say."""
-    return ResponseCache(
-        scripts,
-        namespace=f"{name}:cache",
-        ttl=settings.cache.ttl,
-        absent_ttl=settings.cache.absent_ttl,
-        enabled=settings.cache.enabled,
-    )

@@ -1,8 +1,9 @@
-"""``python -m users serve|migrate|revision``."""
+"""``python -m users serve|migrate|revision|create-admin|rotate-signing-key|signing-keys``."""
 
 from __future__ import annotations
 
 from servicekit.cli import run_service_cli
+from users.commands import COMMANDS
 from users.main import create_app
 from users.models import MIGRATIONS
 from users.settings import UsersSettings
@@ -10,7 +11,11 @@ from users.settings import UsersSettings
 
 def main() -> None:
     run_service_cli(
-        name="users", settings_cls=UsersSettings, create_app=create_app, migrations=MIGRATIONS
+        name="users",
+        settings_cls=UsersSettings,
+        create_app=create_app,
+        migrations=MIGRATIONS,
+        commands=COMMANDS,
     )
 
 

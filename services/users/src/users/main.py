@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 
 from servicekit.app import create_service_app
 from servicekit.auth import MAX_LEEWAY_SECONDS, TokenVerifier
 from servicekit.db import open_database
-from servicekit.ratelimit import RateLimiter
-from servicekit.redis import ScriptBatcher, open_redis
-from servicekit.state import response_cache
+from servicekit.redis import open_redis
 from users import __version__
 from users.account.endpoints import router as account_router
 from users.account.password import open_password_hasher
+from users.session.endpoints import router as session_router
+from users.session.service import RecordedRevocations
 from users.settings import UsersSettings
 from users.signing_key.endpoints import router as signing_key_router
 from users.signing_key.keyring import Keyring
@@ -42,7 +44,7 @@ def create_app(settings: UsersSettings) -> FastAPI:
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lambda: _lifespan(settings),
-        routers=[account_router, token_router, signing_key_router],
+        routers=[account_router, token_router, session_router, signing_key_router],
         conflicts={"uq_users_email_lower": "A user with this e-mail already exists."},
     )
 
@@ -62,15 +64,30 @@ async def _lifespan(settings: UsersSettings) -> AsyncIterator[UsersState]:
                 seconds=settings.auth.access_token_ttl + MAX_LEEWAY_SECONDS
             ),
         )
-        scripts = ScriptBatcher(redis)
-        yield UsersState(
+        state = UsersState.assemble(
+            settings,
+            name="users",
             database=database,
             redis=redis,
-            scripts=scripts,
             verifier=TokenVerifier.configured(keyring, settings.token),
-            rate_limiter=RateLimiter(scripts, namespace="users"),
-            cache=response_cache(scripts, settings, name="users"),
+            revocation_source=RecordedRevocations(database),
             settings=settings,
             keyring=keyring,
             passwords=passwords,
         )
+        # Users owns the revocations (it rebuilds the list whenever Redis loses it) and
+        # the keys (another instance, or rotate-signing-key, may add one).
+        async with _in_background(state.revocations.keep(), keyring.keep()):
+            yield state
+
+
+@asynccontextmanager
+async def _in_background(*work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run ``work`` while the block runs; cancel it at the end."""
+    tasks = [asyncio.create_task(coroutine) for coroutine in work]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -5,10 +5,10 @@ from pathlib import Path
 from servicekit.db import Migrations
 from users.account.models import User
 from users.database import Base
-from users.session.models import RefreshToken, Session
+from users.session.models import RefreshToken, Revocation, Session
 from users.signing_key.models import SigningKey
 
-__all__ = ["MIGRATIONS", "RefreshToken", "Session", "SigningKey", "User"]
+__all__ = ["MIGRATIONS", "RefreshToken", "Revocation", "Session", "SigningKey", "User"]
 
 MIGRATIONS = Migrations(
     "users",

@@ -62,6 +62,10 @@ class KeySettings(SettingsSection):
 
     key_encryption_key: Annotated[SecretStr, AfterValidator(_key_encryption_key)]
     """32 random bytes, base64url: every instance needs the same one."""
+    key_activation_delay: int = Field(default=600, ge=0)
+    """Seconds from adding a signing key (``rotate-signing-key``) to signing with it: longer
+    than any verifier caches the JWKS (``ITEMS_JWKS_CACHE_TTL``, 300), so that every
+    verifier knows the key before a token carries it."""
 
     def key_bytes(self) -> bytes:
         """The raw 32-byte key."""

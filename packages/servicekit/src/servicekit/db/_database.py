@@ -8,7 +8,7 @@ on commit, so a response can still read what a request wrote.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar, Final
 
@@ -23,9 +23,19 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from servicekit.db._statements import Reader, Transaction, lender_of
+from servicekit.errors import AppError
 from servicekit.settings import DatabaseSettings
 
-__all__ = ["Database", "ServiceModel", "open_database", "service_metadata"]
+__all__ = [
+    "Database",
+    "ServiceModel",
+    "after_commit",
+    "committing",
+    "open_database",
+    "service_metadata",
+]
+
+_AFTER_COMMIT: Final = "servicekit.after_commit"
 
 _NAMING_CONVENTION: Final = {
     "ix": "ix_%(column_0_label)s",
@@ -119,6 +129,32 @@ def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     """
     if dbapi_connection.driver_connection.is_closed():
         raise sqlalchemy.exc.DisconnectionError("the server closed this connection")
+
+
+@asynccontextmanager
+async def committing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit ``session`` when the block ends, unless it raised: an `AppError` raised
+    `keeping_writes` commits first, anything else leaves the session to roll back.
+    Then the actions registered with `after_commit` run."""
+    try:
+        yield session
+    except AppError as error:
+        if error.keep_writes:
+            await _commit(session)
+        raise
+    await _commit(session)
+
+
+def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Run ``action`` once ``session``'s unit of work has committed (never if it rolls back),
+    as `Transaction.after_commit` does for the hot path. It must not raise."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+async def _commit(session: AsyncSession) -> None:
+    await session.commit()
+    for action in session.info.pop(_AFTER_COMMIT, ()):
+        await action()
 
 
 @asynccontextmanager

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from servicekit.errors import ServiceUnavailable
+from servicekit.errors import AppError, ServiceUnavailable
 
 __all__ = ["Lender", "Query", "Reader", "Transaction", "lender_of"]
 
@@ -170,13 +170,25 @@ class Transaction(_Statements):
     @classmethod
     @asynccontextmanager
     async def begin(cls, lend: Lender, *, dialect: Dialect) -> AsyncIterator[Transaction]:
-        """A transaction on a connection ``lend`` lends (a savepoint, inside a transaction)."""
+        """A transaction on a connection ``lend`` lends (a savepoint, inside a transaction).
+
+        An `AppError` raised `keeping_writes` commits before it goes on; any other
+        exception rolls back.
+        """
+        kept: AppError | None = None
         async with lend() as connection, connection.transaction():
             unit = cls(connection, dialect)
-            yield unit
+            try:
+                yield unit
+            except AppError as error:
+                if not error.keep_writes:
+                    raise
+                kept = error  # leaving the block normally commits
         # Committed, and the connection back in the pool.
         for action in unit._after_commit:
             await action()
+        if kept is not None:
+            raise kept
 
 
 def lender_of(engine: AsyncEngine) -> Lender:

@@ -6,8 +6,9 @@ For endpoints:
   wrong media type (415) before reading them;
 - `DbSession`: the request's unit of work, committed after the endpoint returns
   and before the response is sent; `DbReader`: reads in no transaction, one round
-  trip each; `CurrentPrincipal`: the verified caller, or 401; `Cache`: the
-  response cache;
+  trip each; `CurrentPrincipal`: the verified caller of an unrevoked token, or 401
+  (503 when revocation cannot be checked), `AdminPrincipal` an admin or 403;
+  `Cache`: the response cache;
 - `problem_responses`: the error statuses an endpoint declares for OpenAPI;
 - `enforce_rate_limit`: an endpoint's own limit on top of the default one (login
   per address and per account; `refund_rate_limit` gives back an attempt that
@@ -26,6 +27,7 @@ id, and the ASGI middleware stack (`servicekit.http.middleware`).
 from servicekit.http._conditional import if_match_holds, if_none_match_matches
 from servicekit.http._context import current_request_id
 from servicekit.http._dependencies import (
+    AdminPrincipal,
     Cache,
     CurrentPrincipal,
     DbReader,
@@ -58,6 +60,7 @@ from servicekit.http.middleware import CachedRoute, install_middleware
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
+    "AdminPrincipal",
     "Cache",
     "CachedRoute",
     "CurrentPrincipal",

@@ -7,7 +7,9 @@
   asyncpg connection, for hot paths: Core statements, no ORM (a fifth of the cost).
 - `DbReader`: for an endpoint that only reads, a `Reader` on a pooled connection
   in no transaction: one round trip per query, nothing to commit.
-- `CurrentPrincipal`: the verified caller, or a 401 with ``WWW-Authenticate``.
+- `CurrentPrincipal`: the verified caller of an unrevoked token, or a 401 with
+  ``WWW-Authenticate`` (503 when revocation cannot be checked); `AdminPrincipal`: an
+  admin, or 403.
 - `Cache`: the service's `ResponseCache`.
 """
 
@@ -20,15 +22,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.auth import InvalidToken, Principal
+from servicekit.auth import Principal, RevocationUnavailable, TokenRevoked
 from servicekit.cache import ResponseCache
-from servicekit.db import Reader, Transaction
-from servicekit.errors import Unauthorized
-from servicekit.http._context import VERIFIED_PRINCIPAL_KEY
+from servicekit.db import Reader, Transaction, committing
+from servicekit.errors import Forbidden, ServiceUnavailable, Unauthorized
+from servicekit.http._credentials import CREDENTIALS_KEY, Credentials, read_credentials
 from servicekit.state import service_state
 
 __all__ = [
     "DATABASE_DEPENDENCIES",
+    "AdminPrincipal",
     "Cache",
     "CurrentPrincipal",
     "DbReader",
@@ -46,10 +49,10 @@ _bearer = HTTPBearer(
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request, committed when the endpoint has returned."""
-    async with service_state(request).database.sessionmaker() as session:
+    """One session per request, committed when the endpoint has returned (or has raised
+    an `AppError` `keeping_writes`)."""
+    async with service_state(request).database.sessionmaker() as session, committing(session):
         yield session
-        await session.commit()
 
 
 async def transaction(request: Request) -> AsyncIterator[Transaction]:
@@ -72,20 +75,36 @@ async def _response_cache(request: Request) -> ResponseCache:
 
 async def _current_principal(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None:
+    if bearer is None:
         raise Unauthorized("Send an access token: `Authorization: Bearer <token>`.")
-    verified = request.scope.get(VERIFIED_PRINCIPAL_KEY)
-    if verified is not None and verified[0] == credentials.credentials:
-        principal: Principal = verified[1]  # the rate limit verified it a moment ago
-        return principal
+    state = service_state(request)
+    credentials = request.scope.get(CREDENTIALS_KEY)
+    if not isinstance(credentials, Credentials) or credentials.token != bearer.credentials:
+        credentials = await read_credentials(state, bearer.credentials, revocation=True)
+    if credentials.principal is None:
+        reason = credentials.refusal.reason if credentials.refusal else "not verified"
+        raise Unauthorized(f"The access token was refused: {reason}.", error="invalid_token")
+    check = credentials.revocation or state.revocations.check(credentials.principal)
     try:
-        return await service_state(request).verifier.verify(credentials.credentials)
-    except InvalidToken as exc:
+        await state.revocations.confirm(check)
+    except TokenRevoked:
         raise Unauthorized(
-            f"The access token was refused: {exc.reason}.", error="invalid_token"
+            "The access token was revoked (logged out, or its session ended).",
+            error="invalid_token",
         ) from None
+    except RevocationUnavailable:
+        raise ServiceUnavailable(
+            "Whether this access token was revoked cannot be checked right now; retry."
+        ) from None
+    return credentials.principal
+
+
+async def _admin(principal: Annotated[Principal, Depends(_current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("Only an admin may do this.")
+    return principal
 
 
 # `scope="function"` ends the session right after the endpoint, before the
@@ -96,5 +115,9 @@ DbReader = Annotated[Reader, Depends(read_only)]
 DATABASE_DEPENDENCIES = (unit_of_work, transaction, read_only)
 """What an endpoint uses the database through (so it can answer 503)."""
 CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]
+"""The caller of a valid, unrevoked access token; 401 otherwise, 503 when whether the
+token was revoked cannot be known (Redis away): fail closed."""
+AdminPrincipal = Annotated[Principal, Depends(_admin)]
+"""`CurrentPrincipal`, who must be an admin (403 otherwise)."""
 Cache = Annotated[ResponseCache, Depends(_response_cache)]
 """The service's response cache (`servicekit.cache`)."""

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from servicekit.redis._eviction import refuse_eviction
 from servicekit.settings import RedisSettings
 
 __all__ = ["Redis", "create_redis", "open_redis"]
@@ -31,9 +32,14 @@ def create_redis(settings: RedisSettings, *, client_name: str) -> Redis:
 
 @asynccontextmanager
 async def open_redis(settings: RedisSettings, *, client_name: str) -> AsyncIterator[Redis]:
-    """The process's Redis client, closed (with its pool) on exit."""
+    """The process's Redis client, closed (with its pool) on exit.
+
+    A service keeps what must not be lost there (the revocation list), so a Redis that
+    evicts keys stops start-up (`refuse_eviction`).
+    """
     client = create_redis(settings, client_name=client_name)
     try:
+        await refuse_eviction(client, what="the revocation list of access tokens")
         yield client
     finally:
         await client.aclose()

@@ -16,7 +16,8 @@ and ``app``; the plugin then gives its tests:
   clean database and Redis for each test (`app_client` makes one of any app);
 - ``db``: the test's own session in the same transaction as the app's requests,
   rolled back when the test ends (see `TestDatabase`);
-- ``redis``: a client of the tests' Redis database, flushed before each test.
+- ``redis``: a client of the tests' Redis database, flushed before each test (but
+  for `TEST_ISSUER`'s revocation list, marked whole).
 
 Every database and Redis the tests use is theirs: a test run drops and
 recreates its databases and flushes its Redis database.
@@ -37,8 +38,9 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.auth import TokenSettings
+from servicekit.auth import Revocations, TokenSettings
 from servicekit.devstack import EmbeddedPostgres, EmbeddedRedis, free_port
+from servicekit.redis import ScriptBatcher
 from servicekit.testing._database import TestDatabase, prepare_database
 from servicekit.testing._tokens import JwksServer, TokenFactory, serve_jwks
 
@@ -172,9 +174,11 @@ async def db(app: FastAPI, test_database: TestDatabase) -> AsyncIterator[AsyncSe
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    """The tests' Redis database, empty at the start of each test."""
+    """The tests' Redis database, empty at the start of each test but for the revocation
+    list of `TEST_ISSUER`'s tokens, whole and empty (as its issuer would have left it)."""
     client = Redis.from_url(redis_url)
     await client.flushdb()
+    await Revocations(ScriptBatcher(client), issuer=TEST_ISSUER).mark_complete()
     yield client
     await client.aclose()
 

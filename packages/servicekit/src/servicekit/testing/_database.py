@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from servicekit.db import Migrations, Reader, Transaction, ensure_database
+from servicekit.db import Migrations, Reader, Transaction, committing, ensure_database
 from servicekit.http import read_only, transaction, unit_of_work
 
 __all__ = ["TestDatabase", "prepare_database"]
@@ -68,9 +68,8 @@ class TestDatabase:
             )
 
             async def joined_unit_of_work() -> AsyncIterator[AsyncSession]:
-                async with factory() as session:
+                async with factory() as session, committing(session):
                     yield session
-                    await session.commit()
 
             raw = await connection.get_raw_connection()
 

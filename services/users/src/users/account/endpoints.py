@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Final
 
-from fastapi import Header, Request, Response
+from fastapi import Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.cache import CachedResponse, representation
+from servicekit.cache import CachedResponse, ResponseCache, representation
+from servicekit.db import after_commit
 from servicekit.errors import NotFound
 from servicekit.http import (
+    AdminPrincipal,
     Cache,
     CurrentPrincipal,
     DbSession,
@@ -20,12 +23,14 @@ from servicekit.http import (
     enforce_rate_limit,
     if_none_match_matches,
     problem_responses,
+    refund_rate_limit,
     url_of,
 )
 from users.account import service
 from users.account.deps import CurrentUser, Passwords
 from users.account.models import User
-from users.account.schemas import UserCreate, UserRead
+from users.account.schemas import UserCreate, UserRead, UserUpdate
+from users.session.deps import Denylist
 from users.token.deps import Settings
 
 __all__ = ["router"]
@@ -66,6 +71,22 @@ async def create_user(
 
 
 @router.get(
+    "/users/",
+    response_model=list[UserRead],
+    summary="List users (admins only)",
+    responses=problem_responses(401, 403),
+)
+async def list_users(
+    admin: AdminPrincipal,
+    db: DbSession,
+    skip: Annotated[int, Query(ge=0, le=2**31 - 1, description="Users to skip.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 10,
+) -> Sequence[User]:
+    """Every account, in the order they registered."""
+    return await service.list_users(db, offset=skip, limit=limit)
+
+
+@router.get(
     "/users/me",
     response_model=UserRead,
     summary="The caller's own account",
@@ -74,6 +95,66 @@ async def create_user(
 async def get_me(user: CurrentUser) -> User:
     """The account of the access token's subject."""
     return user
+
+
+@router.patch(
+    "/users/me",
+    response_model=UserRead,
+    summary="Change the caller's own account",
+    responses=problem_responses(401, 403, 429, 503),
+)
+async def update_me(
+    changes: UserUpdate,
+    principal: CurrentPrincipal,
+    db: DbSession,
+    passwords: Passwords,
+    revocations: Denylist,
+    cache: Cache,
+    settings: Settings,
+    request: Request,
+    response: Response,
+) -> User:
+    """Change the fields sent. A new `password` needs `current_password` (403 when it is
+    wrong; wrong guesses are limited like logins) and ends every other session."""
+    guesses = settings.auth.login_policy
+    guesser = f"password-change:{principal.user_id}"
+    if changes.password is not None:
+        await enforce_rate_limit(request, response, guesses, guesser)
+    user = await service.update_account(
+        db,
+        principal,
+        changes,
+        passwords=passwords,
+        revocations=revocations,
+        settings=settings.auth,
+    )
+    if changes.password is not None:
+        await refund_rate_limit(request, guesses, guesser)
+    _forget_after_commit(db, cache, user.id)
+    return user
+
+
+@router.delete(
+    "/users/me",
+    status_code=204,
+    summary="Delete the caller's own account",
+    responses=problem_responses(401, 503),
+)
+async def delete_me(
+    principal: CurrentPrincipal,
+    db: DbSession,
+    revocations: Denylist,
+    cache: Cache,
+    settings: Settings,
+) -> Response:
+    """Delete the account: every session ends and no token of it is accepted any more."""
+    await service.delete_account(db, principal, revocations=revocations, settings=settings.auth)
+    _forget_after_commit(db, cache, principal.user_id)
+    return Response(status_code=204)
+
+
+def _forget_after_commit(db: AsyncSession, cache: ResponseCache, user_id: uuid.UUID) -> None:
+    after_commit(db, lambda: cache.invalidate(_CACHED, str(user_id)))
 
 
 @router.get(

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.auth import Principal
-from servicekit.errors import NotFound, Unauthorized
+from servicekit.auth import Principal, Revocations
+from servicekit.errors import Forbidden, NotFound, Unauthorized
 from users.account.models import User
 from users.account.password import PasswordHasher
 from users.account.repository import UserRepository
-from users.account.schemas import UserCreate
+from users.account.schemas import UserCreate, UserUpdate
+from users.session.service import end_sessions
+from users.settings import AuthSettings
 
-__all__ = ["authenticate", "check_visible", "get_current_user", "get_user", "register"]
+__all__ = [
+    "authenticate",
+    "check_visible",
+    "delete_account",
+    "get_current_user",
+    "get_user",
+    "list_users",
+    "register",
+    "update_account",
+]
 
 _BAD_CREDENTIALS = "Incorrect e-mail or password."
 
@@ -63,3 +75,55 @@ def check_visible(principal: Principal, user_id: uuid.UUID) -> None:
 async def get_user(db: AsyncSession, user_id: uuid.UUID) -> User | None:
     """User ``user_id``, if there is one."""
     return await UserRepository(db).get(user_id)
+
+
+async def list_users(db: AsyncSession, *, offset: int, limit: int) -> Sequence[User]:
+    """A page of every account, in the order they registered."""
+    return await UserRepository(db).page(offset=offset, limit=limit)
+
+
+async def update_account(
+    db: AsyncSession,
+    principal: Principal,
+    changes: UserUpdate,
+    *,
+    passwords: PasswordHasher,
+    revocations: Revocations,
+    settings: AuthSettings,
+) -> User:
+    """Apply the fields sent to the caller's account.
+
+    A new password needs the current one (403 if it is wrong), and ends every other
+    session of the account: whoever knew the old password is logged out everywhere.
+    """
+    user = await UserRepository(db).lock(principal.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("The account of this token no longer exists.", error="invalid_token")
+    sent = changes.model_fields_set
+    if "full_name" in sent:
+        user.full_name = changes.full_name
+    if changes.password is not None and changes.current_password is not None:
+        if not await passwords.verify(user.password_hash, changes.current_password):
+            raise Forbidden("The current password is wrong.")
+        user.password_hash = await passwords.hash(changes.password)
+        await end_sessions(
+            db,
+            revocations,
+            user.id,
+            settings=settings,
+            keep=uuid.UUID(principal.session_id),
+        )
+    await db.flush()
+    return user
+
+
+async def delete_account(
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    revocations: Revocations,
+    settings: AuthSettings,
+) -> None:
+    """Delete the caller's account; every session ends, and no token of it is accepted."""
+    await end_sessions(db, revocations, principal.user_id, settings=settings, token=principal)
+    await UserRepository(db).delete(principal.user_id)

@@ -1,4 +1,4 @@
-"""The ``sessions`` and ``refresh_tokens`` tables."""
+"""The ``sessions``, ``refresh_tokens`` and ``revocations`` tables."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import uuid
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 
-from sqlalchemy import DateTime, ForeignKey, LargeBinary, String, func
+from sqlalchemy import DateTime, ForeignKey, Index, LargeBinary, String, func
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit.ids import uuid7
 from users.database import Base
 
-__all__ = ["RefreshToken", "Session"]
+__all__ = ["RefreshToken", "Revocation", "Session"]
 
 
 class Session(Base):
@@ -48,3 +48,25 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Revocation(Base):
+    """A session or an access token that must be refused until ``until``: the durable
+    truth behind the denylist in Redis, which is rebuilt from here when Redis loses it.
+
+    Not tied to ``sessions`` by a foreign key: an account's deletion removes its
+    sessions, and its revocations must outlive them.
+    """
+
+    __tablename__ = "revocations"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    """``session`` or ``token``."""
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The ``sid`` or the ``jti``."""
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """When the last token it refuses expires (with the leeway): it can go then."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+Index("ix_revocations_until", Revocation.until)

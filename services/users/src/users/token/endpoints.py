@@ -1,4 +1,4 @@
-"""``/auth/token``: the OAuth2 password grant."""
+"""``/auth/token`` and ``/auth/refresh``: the password grant, and refresh rotation."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from servicekit.http import (
     refund_rate_limit,
 )
 from users.account.deps import Passwords
+from users.session.deps import Denylist
 from users.signing_key.deps import Keys
 from users.token import service
 from users.token.deps import Settings
-from users.token.schemas import TokenResponse
+from users.token.schemas import RefreshRequest, TokenResponse
 
 __all__ = ["router"]
 
@@ -78,6 +79,42 @@ async def issue_token(
     for client in clients:
         await refund_rate_limit(request, policy, client)
     return tokens
+
+
+@router.post(
+    "/auth/refresh",
+    response_model=TokenResponse,
+    summary="Exchange a refresh token for a new pair",
+    responses={
+        401: {
+            "description": "Unknown, expired or already used refresh token, or its session "
+            "has ended. A reused token ends its whole session."
+        },
+        **problem_responses(503),
+    },
+)
+async def refresh_token(
+    data: RefreshRequest,
+    db: DbSession,
+    keyring: Keys,
+    revocations: Denylist,
+    settings: Settings,
+    response: Response,
+) -> TokenResponse:
+    """A new access token and a new refresh token in the same session; the refresh token
+    sent is used up. Sending a used one again ends the session (reuse detection): only the
+    newest refresh token of a session works, and of concurrent refreshes with one token
+    exactly one succeeds."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return await service.refresh(
+        db,
+        keyring=keyring,
+        revocations=revocations,
+        tokens=settings.token,
+        lifetimes=settings.auth,
+        refresh_token=data.refresh_token,
+    )
 
 
 def _client_ip(request: Request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

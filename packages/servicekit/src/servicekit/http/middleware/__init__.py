@@ -24,7 +24,6 @@ from structlog.typing import FilteringBoundLogger
 
 from servicekit.http.middleware._cached import CachedRoute
 from servicekit.http.middleware._proxies import TrustedProxies
-from servicekit.http.middleware._ratelimit import RequestRateLimit
 from servicekit.http.middleware._service import ServiceMiddleware
 from servicekit.observability import Metrics
 from servicekit.ratelimit import RatePolicy
@@ -32,7 +31,6 @@ from servicekit.settings import HttpSettings
 
 __all__ = [
     "CachedRoute",
-    "RequestRateLimit",
     "ServiceMiddleware",
     "TrustedProxies",
     "install_middleware",
@@ -46,13 +44,14 @@ def install_middleware(
     metrics: Metrics,
     access_log: FilteringBoundLogger,
     quiet_paths: Sequence[str],
-    unlimited_paths: Sequence[str],
+    public_paths: Sequence[str],
     cached_routes: Sequence[CachedRoute] = (),
 ) -> None:
     """Stack the layers around ``app``, in the order above.
 
     ``quiet_paths`` (probes) are logged at DEBUG instead of INFO; paths that start
-    with one of ``unlimited_paths`` (probes, metrics, docs) are not rate limited;
+    with one of ``public_paths`` (probes, metrics, docs) are neither rate limited nor
+    read for a token;
     ``cached_routes`` are answered from the cache when it holds the response.
     """
     # Each add wraps the stack built so far: add from the innermost outwards.
@@ -90,11 +89,8 @@ def install_middleware(
         max_body_bytes=http.max_body_bytes,
         allowed_hosts=http.trusted_hosts,
         trusted_proxies=http.trusted_proxies,
-        rate_limit=RequestRateLimit(
-            RatePolicy.of("default", http.rate_limit), exempt=unlimited_paths
-        )
-        if http.rate_limit_enabled
-        else None,
+        rate_limit=RatePolicy.of("default", http.rate_limit) if http.rate_limit_enabled else None,
+        public_paths=public_paths,
         cached_routes=cached_routes,
         quiet_paths=quiet_paths,
     )

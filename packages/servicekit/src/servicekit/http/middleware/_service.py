@@ -15,16 +15,16 @@ from structlog.typing import FilteringBoundLogger
 from servicekit.cache import Lookup
 from servicekit.errors import AppError, BadRequest, RateLimited
 from servicekit.http._context import request_id_var
+from servicekit.http._credentials import CREDENTIALS_KEY, bearer_token, read_credentials
 from servicekit.http._problems import WrappedAppError, problem_response
 from servicekit.http.middleware._body_limit import counting, too_large
 from servicekit.http.middleware._cached import CachedRoute
 from servicekit.http.middleware._headers import service_headers
 from servicekit.http.middleware._hosts import AllowedHosts
 from servicekit.http.middleware._proxies import TrustedProxies
-from servicekit.http.middleware._ratelimit import RequestRateLimit
 from servicekit.observability import Metrics
-from servicekit.ratelimit import rate_limit_headers
-from servicekit.redis import LuaCall
+from servicekit.ratelimit import RatePolicy, rate_limit_headers
+from servicekit.state import STATE_KEY, ServiceState
 
 __all__ = ["ServiceMiddleware"]
 
@@ -49,12 +49,17 @@ class ServiceMiddleware:
     5. from a ``trusted_proxies`` peer, the app sees the client of ``X-Forwarded-For``
        and the scheme of ``X-Forwarded-Proto`` (`TrustedProxies`); from anyone
        else, both headers are ignored;
-    6. every response gets ``X-Request-ID``, ``Server-Timing``, ``nosniff``,
+    6. but for ``public_paths`` (probes, metrics, docs): a bearer token is verified
+       and its revocation check started (`CurrentPrincipal` finishes both), the
+       request is counted against ``rate_limit`` per client (the token's user, else
+       the address) with the IETF ``RateLimit`` fields, 429 past it, and a
+       ``CachedRoute``'s hit is sent from the cache: one Redis script for all of it;
+    7. every response gets ``X-Request-ID``, ``Server-Timing``, ``nosniff``,
        ``no-referrer``, ``DENY``, and ``Cache-Control: no-store`` if the request
        carried credentials and the endpoint set no ``Cache-Control``;
-    7. an exception nothing else handled is logged with its traceback and answered
+    8. an exception nothing else handled is logged with its traceback and answered
        with a 500 problem that reveals nothing of it;
-    8. one access log line (``quiet_paths`` at DEBUG) and the request's metrics.
+    9. one access log line (``quiet_paths`` at DEBUG) and the request's metrics.
     """
 
     def __init__(
@@ -66,7 +71,8 @@ class ServiceMiddleware:
         max_body_bytes: int,
         allowed_hosts: Sequence[str] = ("*",),
         trusted_proxies: Sequence[str] = (),
-        rate_limit: RequestRateLimit | None = None,
+        rate_limit: RatePolicy | None = None,
+        public_paths: Sequence[str] = (),
         cached_routes: Sequence[CachedRoute] = (),
         quiet_paths: Sequence[str] = (),
     ) -> None:
@@ -77,6 +83,7 @@ class ServiceMiddleware:
         self.hosts = None if "*" in allowed_hosts else AllowedHosts(allowed_hosts)
         self.proxies = TrustedProxies(trusted_proxies) if trusted_proxies else None
         self.rate_limit = rate_limit
+        self.public_paths = tuple(public_paths)
         self.cached_routes = tuple(cached_routes)
         self.quiet_paths = frozenset(quiet_paths)
 
@@ -147,17 +154,65 @@ class ServiceMiddleware:
     ) -> None:
         """Refuse the request, answer it from the cache, or hand it to the app."""
         refusal = self._refusal(seen.host, seen.length)
-        cached = self._cache_lookup(inner) if refusal is None else None
-        if refusal is None and self.rate_limit is not None:
-            # The cache read rides in the limit's own script when that goes to Redis.
-            then = (cached[1].call,) if cached is not None else ()
-            refusal = await self._limit(self.rate_limit, inner, seen, limit_headers, then)
+        cached = None
+        if refusal is None and not inner["path"].startswith(self.public_paths):
+            state = inner.get("state", {}).get(STATE_KEY)
+            if isinstance(state, ServiceState):
+                cached = self._cache_lookup(state, inner)
+                refusal = await self._admit(state, inner, seen, cached, limit_headers)
         if refusal is not None:
             await problem_response(refusal, instance=scope["path"])(scope, receive, send)
         elif cached is None or not await self._send_cached(*cached, inner, seen, send):
             if seen.chunked and seen.length is None:
                 receive = counting(receive, self.max_body_bytes)
             await self.app(inner, receive, send)
+
+    async def _admit(
+        self,
+        state: ServiceState,
+        scope: Scope,
+        seen: _Headers,
+        cached: tuple[CachedRoute, Lookup] | None,
+        headers: list[tuple[bytes, bytes]],
+    ) -> AppError | None:
+        """Read the bearer token, count the request against the rate limit: its headers,
+        and the 429 if refused.
+
+        What the request needs of Redis besides its limit (its cache entry, whether its
+        token is revoked) rides in the limit's own script when that goes to Redis.
+        A cached route is public: its token names the client, and is checked no further.
+        """
+        token = bearer_token(seen.authorization)
+        credentials = None
+        if token is not None:
+            credentials = await read_credentials(state, token, revocation=cached is None)
+            scope[CREDENTIALS_KEY] = credentials
+        calls = [
+            call
+            for call in (
+                cached[1].call if cached is not None else None,
+                credentials.revocation if credentials is not None else None,
+            )
+            if call is not None
+        ]
+        policy = self.rate_limit
+        if policy is None:
+            for call in calls:
+                state.scripts.call(call)
+            return None
+        client = credentials.client if credentials is not None else None
+        if client is None:
+            address = scope.get("client")
+            client = f"ip:{address[0] if address else 'unknown'}"
+        decision = await state.rate_limiter.hit(policy, client, then=calls)
+        headers += rate_limit_headers(policy, decision)
+        if decision.allowed:
+            return None
+        return RateLimited(
+            f"More than {policy.quota} requests in {policy.window} s; "
+            f"retry in {decision.retry_after} s.",
+            retry_after=decision.retry_after,
+        )
 
     def _record(self, method: str, scope: Scope, status: int, seconds: float) -> None:
         """The request's metrics and its access line (``scope`` the one the app saw)."""
@@ -189,14 +244,14 @@ class ServiceMiddleware:
             inner["scheme"] = self.proxies.scheme(peer, seen.forwarded_proto, scope["scheme"])
         return inner
 
-    def _cache_lookup(self, scope: Scope) -> tuple[CachedRoute, Lookup] | None:
-        """The cache read of a cached route's request, started now; None for other requests."""
+    def _cache_lookup(self, state: ServiceState, scope: Scope) -> tuple[CachedRoute, Lookup] | None:
+        """The cache read of a cached route's request, not yet sent; None for other requests."""
         if scope["method"] != "GET":  # HEAD arrives here as GET
             return None
         for route in self.cached_routes:
             key = route.key_of(scope["path"])
             if key is not None:
-                lookup = route.lookup(scope, key)
+                lookup = state.cache.lookup(route.kind, key)
                 return None if lookup is None else (route, lookup)
         return None
 
@@ -211,30 +266,6 @@ class ServiceMiddleware:
         await route.send(cached, send, seen.if_none_match)
         scope["route"] = route  # the metrics' and the access line's route
         return True
-
-    async def _limit(
-        self,
-        limit: RequestRateLimit,
-        scope: Scope,
-        seen: _Headers,
-        headers: list[tuple[bytes, bytes]],
-        then: Sequence[LuaCall],
-    ) -> AppError | None:
-        """Count the request against the rate limit: its headers, and the 429 if refused."""
-        if not limit.applies(scope["path"]):
-            return None
-        decision = await limit.decide(scope, seen.authorization, then)
-        if decision is None:
-            return None
-        headers += rate_limit_headers(limit.policy, decision)
-        if decision.allowed:
-            return None
-        policy = limit.policy
-        return RateLimited(
-            f"More than {policy.quota} requests in {policy.window} s; "
-            f"retry in {decision.retry_after} s.",
-            retry_after=decision.retry_after,
-        )
 
     def _refusal(self, host: bytes | None, length: bytes | None) -> AppError | None:
         """Why the request is refused before the app sees it, if it is."""
