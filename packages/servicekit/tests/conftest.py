@@ -9,12 +9,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from kit_demo import IDEMPOTENCY_KEYS, create_demo_app, demo_settings
+from redis.asyncio import Redis
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable, ExecutableDDLElement
 
+from servicekit.auth import Revocations
 from servicekit.db import ensure_database
-from servicekit.testing import app_client
+from servicekit.redis import ScriptBatcher
+from servicekit.testing import TEST_ISSUER, app_client
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notes (
@@ -63,7 +66,11 @@ def demo_app(database_url: str, redis_url: str, jwks_url: str) -> FastAPI:
 
 
 @pytest.fixture(scope="session")
-async def demo_client(demo_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the demo app, its lifespan running for the whole session."""
+async def demo_client(demo_app: FastAPI, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the demo app, its lifespan running for the whole session; the revocation
+    list of the test issuer whole (as the ``redis`` fixture leaves it), whatever ran before."""
+    redis = Redis.from_url(redis_url)
+    await Revocations(ScriptBatcher(redis), issuer=TEST_ISSUER).mark_complete()
+    await redis.aclose()
     async with app_client(demo_app) as client:
         yield client

@@ -297,3 +297,201 @@ class TestGetUser:
         response = await client.get("/users/42", headers=auth(token))
 
         assert response.status_code == 422
+
+
+NEW_PASSWORD = "another long and uncommon passphrase"
+
+
+class TestUpdateMe:
+    async def test_changes_the_full_name(self, client: httpx.AsyncClient) -> None:
+        created = await register(client, full_name="Ada")
+        headers = auth((await log_in(client, created["email"]))["access_token"])
+        await client.get(f"/users/{created['id']}", headers=headers)  # cached now
+
+        response = await client.patch(
+            "/users/me", json={"full_name": "Ada Lovelace"}, headers=headers
+        )
+
+        assert response.status_code == 200
+        assert response.json() == created | {"full_name": "Ada Lovelace"}
+        again = await client.get(f"/users/{created['id']}", headers=headers)
+        assert again.json()["full_name"] == "Ada Lovelace"
+
+    async def test_null_clears_the_full_name_and_nothing_else_changes(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        created = await register(client, full_name="Ada")
+        headers = auth((await log_in(client, created["email"]))["access_token"])
+
+        cleared = await client.patch("/users/me", json={"full_name": None}, headers=headers)
+        untouched = await client.patch("/users/me", json={}, headers=headers)
+
+        assert cleared.json()["full_name"] is None
+        assert untouched.json() == cleared.json()
+
+    async def test_a_password_change_ends_every_other_session(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        created = await register(client)
+        here = await log_in(client, created["email"])
+        elsewhere = await log_in(client, created["email"])
+
+        response = await client.patch(
+            "/users/me",
+            json={"password": NEW_PASSWORD, "current_password": PASSWORD},
+            headers=auth(here["access_token"]),
+        )
+
+        assert response.status_code == 200
+        assert (await client.get("/users/me", headers=auth(here["access_token"]))).is_success
+        gone = await client.get("/users/me", headers=auth(elsewhere["access_token"]))
+        assert gone.status_code == 401
+        refreshed = await client.post(
+            "/auth/refresh", json={"refresh_token": elsewhere["refresh_token"]}
+        )
+        assert refreshed.status_code == 401
+        await log_in(client, created["email"], NEW_PASSWORD)
+        old = await client.post(
+            "/auth/token", data={"username": created["email"], "password": PASSWORD}
+        )
+        assert old.status_code == 401
+
+    async def test_a_wrong_current_password_is_403_and_changes_nothing(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        created = await register(client)
+        tokens = await log_in(client, created["email"])
+
+        response = await client.patch(
+            "/users/me",
+            json={"password": NEW_PASSWORD, "current_password": "not the password"},
+            headers=auth(tokens["access_token"]),
+        )
+
+        assert response.status_code == 403
+        assert response.json()["type"] == "/problems/forbidden"
+        await log_in(client, created["email"], PASSWORD)
+
+    async def test_a_new_password_without_the_current_one_is_422(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        created = await register(client)
+        tokens = await log_in(client, created["email"])
+
+        response = await client.patch(
+            "/users/me", json={"password": NEW_PASSWORD}, headers=auth(tokens["access_token"])
+        )
+
+        assert response.status_code == 422
+        assert "current_password" in response.text
+        assert NEW_PASSWORD not in response.text
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"password": "short", "current_password": PASSWORD},
+            {"password": "password123", "current_password": PASSWORD},
+            {"email": "new@example.com"},
+            {"role": "admin"},
+            {"is_active": False},
+            {"full_name": "x" * 201},
+        ],
+        ids=["too-short", "too-common", "email", "role", "is_active", "name-too-long"],
+    )
+    async def test_invalid_or_forbidden_changes_are_422(
+        self, client: httpx.AsyncClient, body: dict[str, object]
+    ) -> None:
+        created = await register(client)
+        tokens = await log_in(client, created["email"])
+
+        response = await client.patch("/users/me", json=body, headers=auth(tokens["access_token"]))
+
+        assert response.status_code == 422
+
+    async def test_needs_a_token(self, client: httpx.AsyncClient) -> None:
+        assert (await client.patch("/users/me", json={"full_name": "x"})).status_code == 401
+
+
+class TestDeleteMe:
+    async def test_the_account_is_gone_and_no_token_of_it_works(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        created = await register(client)
+        here = await log_in(client, created["email"])
+        elsewhere = await log_in(client, created["email"])
+        admin = await create_user(db, role="admin")
+        admin_headers = auth((await log_in(client, admin.email))["access_token"])
+        await client.get(f"/users/{created['id']}", headers=admin_headers)  # cached now
+
+        response = await client.delete("/users/me", headers=auth(here["access_token"]))
+
+        assert response.status_code == 204
+        for tokens in (here, elsewhere):
+            me = await client.get("/users/me", headers=auth(tokens["access_token"]))
+            assert me.status_code == 401
+            refreshed = await client.post(
+                "/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+            )
+            assert refreshed.status_code == 401
+        login = await client.post(
+            "/auth/token", data={"username": created["email"], "password": PASSWORD}
+        )
+        assert login.status_code == 401
+        assert (
+            await client.get(f"/users/{created['id']}", headers=admin_headers)
+        ).status_code == 404
+        assert await db.get(User, uuid.UUID(created["id"])) is None
+
+    async def test_the_email_can_register_again(self, client: httpx.AsyncClient) -> None:
+        created = await register(client)
+        tokens = await log_in(client, created["email"])
+        await client.delete("/users/me", headers=auth(tokens["access_token"]))
+
+        again = await client.post("/users/", json={"email": created["email"], "password": PASSWORD})
+
+        assert again.status_code == 201
+        assert again.json()["id"] != created["id"]
+
+    async def test_needs_a_token(self, client: httpx.AsyncClient) -> None:
+        assert (await client.delete("/users/me")).status_code == 401
+
+
+class TestListUsers:
+    async def test_an_admin_pages_through_every_account(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        admin = await create_user(db, role="admin")
+        others = [await create_user(db) for _ in range(3)]
+        headers = auth((await log_in(client, admin.email))["access_token"])
+        everyone = (await client.get("/users/?limit=100", headers=headers)).json()
+
+        first = await client.get("/users/?skip=0&limit=2", headers=headers)
+        second = await client.get("/users/?skip=2&limit=2", headers=headers)
+
+        assert first.status_code == 200
+        assert [u["id"] for u in first.json() + second.json()] == [u["id"] for u in everyone[:4]]
+        listed = {u["id"] for u in everyone}
+        assert {str(u.id) for u in [admin, *others]} <= listed
+        assert set(everyone[0]) == {"id", "email", "full_name", "role", "is_active", "created_at"}
+
+    async def test_a_user_who_is_not_an_admin_is_403(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        user = await create_user(db)
+        headers = auth((await log_in(client, user.email))["access_token"])
+
+        response = await client.get("/users/", headers=headers)
+
+        assert response.status_code == 403
+
+    async def test_needs_a_token(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/users/")).status_code == 401
+
+    @pytest.mark.parametrize("query", ["limit=0", "limit=101", "skip=-1", "limit=x"])
+    async def test_out_of_range_is_422(
+        self, client: httpx.AsyncClient, db: AsyncSession, query: str
+    ) -> None:
+        admin = await create_user(db, role="admin")
+        headers = auth((await log_in(client, admin.email))["access_token"])
+
+        assert (await client.get(f"/users/?{query}", headers=headers)).status_code == 422

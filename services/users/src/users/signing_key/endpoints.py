@@ -19,6 +19,8 @@ _CACHE_CONTROL = "public, max-age=300"
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, summary="Public signing keys (JWKS)")
 async def get_jwks(keyring: Keys, response: Response) -> Jwks:
-    """The public keys that verify access tokens; no private key material, ever."""
+    """The public keys that verify access tokens: the one signing now, one added to sign
+    later (published at once), and retired ones whose tokens may still be valid. No
+    private key material, ever."""
     response.headers["Cache-Control"] = _CACHE_CONTROL
-    return Jwks.model_validate(keyring.jwks())
+    return Jwks.model_validate((await keyring.fresh()).jwks())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,8 @@ __all__ = ["Keyring", "KeyringError", "add_signing_key", "describe"]
 _NONCE_BYTES: Final = 12
 _RELOAD_EVERY: Final = 5.0
 """Seconds between reloads of the keys: far below any sensible activation delay."""
+_FRESH: Final = 1.0
+"""How old the keys the JWKS publishes may be, in seconds."""
 
 _log = structlog.get_logger("users.signing_key")
 
@@ -74,6 +77,7 @@ class Keyring:
         self._kek = key_encryption_key
         self._publish_retired_for = publish_retired_for
         self._keys: list[_Key] = []
+        self._loaded_at = 0.0
 
     @classmethod
     async def load(
@@ -101,6 +105,14 @@ class Keyring:
         if not keys:
             raise KeyringError("no signing key in the database")
         self._keys = keys
+        self._loaded_at = time.monotonic()
+
+    async def fresh(self) -> Keyring:
+        """The keyring, reloaded first unless that was done in the last second: what the
+        JWKS publishes is what the database holds, a key added a moment ago included."""
+        if time.monotonic() - self._loaded_at > _FRESH:
+            await self.reload()
+        return self
 
     async def keep(self) -> None:
         """Reload the keys every few seconds, until cancelled."""

@@ -24,5 +24,5 @@ class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     refresh_token: str = Field(
-        min_length=1, max_length=512, description="The refresh token of the last pair."
+        min_length=1, max_length=4096, description="The refresh token of the last pair."
     )
