@@ -17,7 +17,7 @@ SOURCES := packages services tests bench
 # Test directories hold same-named modules (conftest, test_migrations): type-check each alone.
 TEST_DIRS := packages/servicekit/tests services/users/tests services/items/tests tests
 
-.PHONY: help run test bench bench-full bench-soak check fmt migrate revision clean sync
+.PHONY: help run test bench bench-full bench-soak check fmt migrate revision cli clean sync
 
 help: ## Show the targets
 	@echo "Usage: make <target>"
@@ -56,6 +56,10 @@ migrate: sync ## Apply every service's migrations to the local (or configured) d
 revision: sync ## New migration: make revision SERVICE=items MESSAGE="add tags"
 	@test -n "$(SERVICE)" -a -n "$(MESSAGE)" || { echo 'usage: make revision SERVICE=<name> MESSAGE="<what>"'; exit 2; }
 	@$(RUN) python -m servicekit.devstack revision --service "$(SERVICE)" --message "$(MESSAGE)"
+
+cli: sync ## A service's own command on the local stack: make cli SERVICE=users ARGS="signing-keys"
+	@test -n "$(SERVICE)" -a -n "$(ARGS)" || { echo 'usage: make cli SERVICE=<name> ARGS="<command> [arguments]"'; exit 2; }
+	@$(RUN) python -m servicekit.devstack cli --service "$(SERVICE)" -- $(ARGS)
 
 clean: ## Delete local data (.data/: databases, logs, dev secrets) and caches
 	rm -rf .data .mypy_cache .ruff_cache .pytest_cache

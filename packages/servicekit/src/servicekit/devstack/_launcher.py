@@ -1,4 +1,4 @@
-"""The launcher of the local stack: ``run``, ``migrate``, ``servers``, ``revision``.
+"""The launcher of the local stack: ``run``, ``migrate``, ``servers``, ``revision``, ``cli``.
 
 See the package's docstring for what each command does and what it reads.
 """
@@ -82,12 +82,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m servicekit.devstack", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("command", choices=["run", "migrate", "servers", "revision"])
-    parser.add_argument("--service", help="revision: the service whose models changed")
+    parser.add_argument("command", choices=["run", "migrate", "servers", "revision", "cli"])
+    parser.add_argument("--service", help="revision, cli: the service")
     parser.add_argument("--message", help="revision: what the migration does")
+    parser.add_argument(
+        "arguments", nargs=argparse.REMAINDER, help="cli: the service's command and its arguments"
+    )
     args = parser.parse_args(argv)
     if args.command == "revision" and not (args.service and args.message):
         parser.error("revision needs --service and --message")
+    if args.command == "cli" and not (args.service and args.arguments):
+        parser.error("cli needs --service and the service's command, e.g. create-admin EMAIL")
     # Stop cleanly if whoever started us (make, uv) goes away.
     set_parent_death_signal(signal.SIGTERM, expected_parent=os.getppid())
     stack = Stack()
@@ -105,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
         _migrate(specs, env)
         if args.command == "revision":
             _run_service_command(args.service, specs, env, "revision", "--message", args.message)
+        if args.command == "cli":
+            arguments = args.arguments[1:] if args.arguments[0] == "--" else args.arguments
+            _run_service_command(args.service, specs, env, *arguments)
         if args.command == "run":
             _start_services(stack, specs, env)
             _print_summary(stack, specs, env, data_dir)
