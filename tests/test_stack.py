@@ -178,6 +178,8 @@ def test_the_readme_walkthrough_then_a_clean_stop_and_a_restart(
         kept = items.post("/items/", json={"name": "Chair"}, headers=bearer).json()
         assert items.delete(f"/items/{item['id']}", headers=bearer).status_code == 204
         assert items.get(f"/items/{item['id']}").status_code == 404
+        _log_out_ends_the_token_at_items(users, items)
+        _make_an_admin_with_make_cli(users, stack_env)
 
     children = running.descendants()
     assert len(children) >= 4  # PostgreSQL (and its workers), Valkey, two services
@@ -339,3 +341,44 @@ def _ownership_and_modes(paths: Sequence[Path]) -> list[tuple[str, int, int, int
 
 def _private_copies() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob(f"{SYSTEM_USER}-binaries-*"))
+
+
+def _log_out_ends_the_token_at_items(users: httpx.Client, items: httpx.Client) -> None:
+    login = users.post(
+        "/auth/token", data={"username": "ada@example.com", "password": "correct horse battery"}
+    ).json()
+    bearer = {"Authorization": f"Bearer {login['access_token']}"}
+    assert items.post("/items/", json={"name": "Stool"}, headers=bearer).status_code == 201
+    refreshed = users.post("/auth/refresh", json={"refresh_token": login["refresh_token"]})
+    assert refreshed.status_code == 200
+    bearer = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+
+    assert users.post("/auth/logout", headers=bearer).status_code == 204
+
+    assert items.post("/items/", json={"name": "Stool"}, headers=bearer).status_code == 401
+
+
+def _make_an_admin_with_make_cli(users: httpx.Client, env: dict[str, str]) -> None:
+    """What `make cli SERVICE=users ARGS="create-admin …"` runs, beside the running stack."""
+    made = subprocess.run(  # noqa: S603 -- our own interpreter and module
+        [
+            *(sys.executable, "-m", "servicekit.devstack", "cli", "--service", "users", "--"),
+            *("create-admin", "root@example.com", "--password-stdin"),
+        ],
+        input=b"the admin's own passphrase",
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert made.returncode == 0, made.stdout.decode() + made.stderr.decode()
+    login = users.post(
+        "/auth/token",
+        data={"username": "root@example.com", "password": "the admin's own passphrase"},
+    )
+    listed = users.get(
+        "/users/", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+    )
+    assert listed.status_code == 200
+    assert {user["email"] for user in listed.json()} == {"ada@example.com", "root@example.com"}

@@ -85,14 +85,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["run", "migrate", "servers", "revision", "cli"])
     parser.add_argument("--service", help="revision, cli: the service")
     parser.add_argument("--message", help="revision: what the migration does")
-    parser.add_argument(
-        "arguments", nargs=argparse.REMAINDER, help="cli: the service's command and its arguments"
-    )
-    args = parser.parse_args(argv)
+    parser.epilog = "cli: the service's command and its arguments come after --"
+    given = sys.argv[1:] if argv is None else argv
+    split = given.index("--") if "--" in given else len(given)
+    args = parser.parse_args(given[:split])
+    arguments = given[split + 1 :]
     if args.command == "revision" and not (args.service and args.message):
         parser.error("revision needs --service and --message")
-    if args.command == "cli" and not (args.service and args.arguments):
-        parser.error("cli needs --service and the service's command, e.g. create-admin EMAIL")
+    if args.command == "cli" and not (args.service and arguments):
+        parser.error("cli needs --service and, after --, the service's command: -- signing-keys")
     # Stop cleanly if whoever started us (make, uv) goes away.
     set_parent_death_signal(signal.SIGTERM, expected_parent=os.getppid())
     stack = Stack()
@@ -111,7 +112,6 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "revision":
             _run_service_command(args.service, specs, env, "revision", "--message", args.message)
         if args.command == "cli":
-            arguments = args.arguments[1:] if args.arguments[0] == "--" else args.arguments
             _run_service_command(args.service, specs, env, *arguments)
         if args.command == "run":
             _start_services(stack, specs, env)
