@@ -4,9 +4,14 @@ runs them (a process of their own, settings from the environment, no terminal)."
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import pty
+import select
 import subprocess
 import sys
+import termios
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -125,6 +130,27 @@ class TestCreateAdmin:
         assert PASSWORD not in done.stderr
 
 
+async def test_a_database_it_cannot_reach_is_a_message_not_a_traceback(
+    own_database: UsersSettings,
+) -> None:
+    unreachable = own_database.model_copy(
+        update={"database": DatabaseSettings(url="postgresql://nobody:x@127.0.0.1:1/nothing")}
+    )
+
+    done = await asyncio.to_thread(
+        _users_cli,
+        unreachable,
+        "create-admin",
+        unique_email(),
+        "--password-stdin",
+        stdin=ADMIN_PASSWORD,
+    )
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("users create-admin: failed:")
+    assert "Traceback" not in done.stderr
+
+
 class TestRotateSigningKey:
     async def test_the_new_key_is_published_at_once_and_signs_from_its_activation(
         self, own_database: UsersSettings, service: httpx.AsyncClient
@@ -164,3 +190,60 @@ async def _kids(client: httpx.AsyncClient) -> set[str]:
 def _kid(token: str) -> str:
     kid: str = jwt.get_unverified_header(token)["kid"]
     return kid
+
+
+async def test_in_a_terminal_it_asks_for_the_password_twice(own_database: UsersSettings) -> None:
+    email = unique_email()
+
+    done = await asyncio.to_thread(_in_a_terminal, own_database, email, [ADMIN_PASSWORD] * 2)
+
+    assert "Password:" in done
+    assert "Again:" in done
+    assert f"created admin {email}" in done
+    assert ADMIN_PASSWORD not in done  # not echoed
+
+
+def _in_a_terminal(settings: UsersSettings, email: str, answers: list[str]) -> str:
+    """Run create-admin with a pseudo-terminal as its controlling terminal; what it showed."""
+    controller, terminal = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USERS_")} | {
+        "USERS_DATABASE_URL": settings.database.url,
+        "USERS_REDIS_URL": settings.redis.url,
+        "USERS_KEY_ENCRYPTION_KEY": settings.keys.key_encryption_key.get_secret_value(),
+    }
+    process = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
+        [sys.executable, "-m", "users", "create-admin", email],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        preexec_fn=own_terminal,  # noqa: PLW1509 -- the child only takes its terminal
+    )
+    os.close(terminal)
+    shown = b""
+    answered = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(controller, 1024)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            asked = shown.count(b"Password:") + shown.count(b"Again:")
+            if answered < min(asked, len(answers)):
+                os.write(controller, answers[answered].encode() + b"\n")
+                answered += 1
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=30)
+    os.close(controller)
+    return shown.decode(errors="replace")

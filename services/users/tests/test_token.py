@@ -18,7 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from user_factories import PASSWORD, auth, create_user, log_in, register
 
+from users.account.password import argon2id
 from users.session.models import RefreshToken, Session
+from users.settings import PasswordHashSettings
 from users.signing_key.keyring import Keyring
 
 
@@ -149,6 +151,41 @@ class TestIssueToken:
         assert _without_request_id(wrong_password.json()) == _without_request_id(
             unknown_email.json()
         )
+
+    async def test_an_unknown_email_costs_what_a_wrong_password_costs(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        user = await create_user(db)
+
+        async def median_seconds(email: str) -> float:
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                response = await client.post(
+                    "/auth/token", data={"username": email, "password": "not the password"}
+                )
+                times.append(time.perf_counter() - started)
+                assert response.status_code == 401
+            return sorted(times)[1]
+
+        wrong_password = await median_seconds(user.email)
+        unknown_email = await median_seconds("nobody-at-all@example.com")
+
+        # Both verify one Argon2id hash; skipping it would be ten times faster.
+        assert unknown_email > wrong_password / 3
+
+    async def test_a_hash_of_older_parameters_is_upgraded_at_login(
+        self, client: httpx.AsyncClient, db: AsyncSession
+    ) -> None:
+        older = argon2id(PasswordHashSettings(time_cost=3, memory_kib=12_288)).hash(PASSWORD)
+        user = await create_user(db, password_hash=older)
+
+        await log_in(client, user.email)
+
+        await db.refresh(user)
+        assert user.password_hash != older
+        assert "$m=19456,t=2,p=1$" in user.password_hash
+        await log_in(client, user.email)
 
     async def test_a_deactivated_account_cannot_log_in(
         self, client: httpx.AsyncClient, db: AsyncSession

@@ -24,6 +24,7 @@ from typing import Any, Final, Generic, TypeVar
 import orjson
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.supervisors import Multiprocess
 
 from servicekit.db import Migrations
@@ -92,9 +93,23 @@ def run_service_cli(
     elif args.command == "revision":
         migrations.revision(settings.database.url, message=args.message)
     elif args.command in own:
-        raise SystemExit(own[args.command].run(settings, args))
+        raise SystemExit(_run_own(own[args.command], settings, args, name=name))
     else:
         serve(create_app, settings, name=name)
+
+
+def _run_own(
+    command: Command[SettingsT], settings: SettingsT, args: argparse.Namespace, *, name: str
+) -> int:
+    """The command's exit status; a database or network that fails it is a message, not a
+    traceback (exit status 1)."""
+    try:
+        return command.run(settings, args)
+    except (OSError, SQLAlchemyError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        print(f"{name} {command.name}: failed: {reason}", file=sys.stderr)
+        return 1
 
 
 def serve(create_app: Callable[[SettingsT], FastAPI], settings: SettingsT, *, name: str) -> None:
