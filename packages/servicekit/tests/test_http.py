@@ -419,6 +419,24 @@ class TestDroppedConnections:
             assert response.status_code == 200
             assert pid not in await _demo_backends(notes)
 
+    async def test_connections_beyond_the_pool_size_are_closed_on_their_return(
+        self, database_url: str, redis_url: str, jwks_url: str, notes: asyncpg.Connection
+    ) -> None:
+        settings = demo_settings(
+            database_url,
+            redis_url,
+            jwks_url,
+            database=DatabaseSettings(url=database_url, pool_size=1, max_overflow=5),
+        )
+        before = await _demo_backends(notes)
+        async with app_client(create_demo_app(settings)) as client:
+            responses = await asyncio.gather(*(client.get("/read/notes") for _ in range(40)))
+            await asyncio.sleep(0.2)  # the server sees the overflow's connections close
+            left = await _demo_backends(notes) - before
+
+        assert {r.status_code for r in responses} == {200}
+        assert len(left) == 1  # the pool's one; the overflow was closed, not dropped
+
 
 async def _demo_backends(connection: asyncpg.Connection) -> set[int]:
     rows = await connection.fetch(

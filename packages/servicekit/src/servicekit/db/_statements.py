@@ -20,6 +20,8 @@ from typing import Any, Final, cast
 import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -219,6 +221,18 @@ async def _lend_from(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
             raise ServiceUnavailable("The database connection was lost; retry.") from exc
         raise
     finally:
+        await _give_back(engine, pooled)
+
+
+async def _give_back(engine: AsyncEngine, pooled: Any) -> None:
+    """Return ``pooled`` to the pool. A connection beyond the pool's size is closed on its
+    return, and closing an asyncpg connection awaits: SQLAlchemy can do that only inside
+    its greenlet, so that return goes through one (outside it, the connection was
+    dropped unclosed). Within the pool's size, the return closes nothing: done directly."""
+    pool = engine.sync_engine.pool
+    if isinstance(pool, QueuePool) and pool.checkedin() >= pool.size():
+        await greenlet_spawn(pooled.close)
+    else:
         pooled.close()
 
 
