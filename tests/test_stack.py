@@ -180,9 +180,10 @@ def test_the_readme_walkthrough_then_a_clean_stop_and_a_restart(
         assert items.get(f"/items/{item['id']}").status_code == 404
         _log_out_ends_the_token_at_items(users, items)
         _make_an_admin_with_make_cli(users, stack_env)
+        _a_deleted_accounts_items_go_with_it(users, items)
 
     children = running.descendants()
-    assert len(children) >= 4  # PostgreSQL (and its workers), Valkey, two services
+    assert len(children) >= 6  # PostgreSQL (and its workers), Valkey, two services, two workers
     assert running.stop() == 0
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left running after Ctrl-C: {alive}"
@@ -382,3 +383,28 @@ def _make_an_admin_with_make_cli(users: httpx.Client, env: dict[str, str]) -> No
     )
     assert listed.status_code == 200
     assert {user["email"] for user in listed.json()} == {"ada@example.com", "root@example.com"}
+
+
+def _a_deleted_accounts_items_go_with_it(users: httpx.Client, items: httpx.Client) -> None:
+    """Through the workers `make run` starts: users' relay, items' consumer."""
+    credentials = {"email": "leaving@example.com", "password": "correct horse battery"}
+    assert users.post("/users/", json=credentials).status_code == 201
+    login = users.post(
+        "/auth/token",
+        data={"username": credentials["email"], "password": credentials["password"]},
+    )
+    bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    owner = users.get("/users/me", headers=bearer).json()["id"]
+    made = [
+        items.post("/items/", json={"name": f"Lamp {n}"}, headers=bearer).json() for n in range(3)
+    ]
+
+    assert users.delete("/users/me", headers=bearer).status_code == 204
+
+    deadline = time.monotonic() + 15
+    left = made
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = items.get("/items/", params={"owner_id": owner}).json()
+    assert left == []
+    assert all(items.get(f"/items/{item['id']}").status_code == 404 for item in made)

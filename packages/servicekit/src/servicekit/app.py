@@ -26,6 +26,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 
+from servicekit.events import EventMetrics, ServiceEvents
 from servicekit.http import (
     CachedRoute,
     ServiceRoute,
@@ -63,12 +64,14 @@ def create_service_app(
     routers: Sequence[APIRouter],
     conflicts: Mapping[str, str] | None = None,
     cached_routes: Sequence[CachedRoute] = (),
+    events: ServiceEvents | None = None,
 ) -> ServiceApp:
     """Build the app of the service ``name``.
 
     ``lifespan`` opens the service's resources and yields its `ServiceState`;
     ``conflicts`` maps unique-constraint names to the 409 detail a violation gets;
-    ``cached_routes`` are public routes whose cache hits the middleware sends itself.
+    ``cached_routes`` are public routes whose cache hits the middleware sends itself;
+    ``events``, what the service writes and applies, shows in ``/metrics``.
     """
     access_log = configure_logging(
         level=settings.log.level, format=settings.log.format, service=name
@@ -78,7 +81,16 @@ def create_service_app(
     @asynccontextmanager
     async def app_lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with lifespan() as state:
-            metrics.watch(state.database.engine, state.scripts, state.rate_limiter, state.cache)
+            scraped = (
+                [EventMetrics(state.database, state.redis, events, group=name)] if events else []
+            )
+            metrics.watch(
+                state.database.engine,
+                state.scripts,
+                state.rate_limiter,
+                state.cache,
+                scraped=scraped,
+            )
             # What start-up made (modules, models, routes, pools) lives as long as the
             # process: frozen, a full collection no longer walks it (was ~100 ms a time).
             gc.freeze()

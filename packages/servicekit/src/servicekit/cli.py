@@ -14,6 +14,7 @@ with exit status 2 and a message that names each offending variable.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import os
 import sys
@@ -28,7 +29,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.supervisors import Multiprocess
 
 from servicekit.db import Migrations
+from servicekit.events import EventWorker, ServiceEvents, dead_letters, replay_dead_letters
 from servicekit.observability import configure_logging
+from servicekit.redis import open_redis
 from servicekit.settings import ServiceSettings, SettingsError, load_settings
 
 __all__ = ["Command", "run_service_cli", "serve", "worker_app"]
@@ -62,9 +65,13 @@ def run_service_cli(
     create_app: Callable[[SettingsT], FastAPI],
     migrations: Migrations,
     commands: Sequence[Command[SettingsT]] = (),
+    events: ServiceEvents | None = None,
     argv: Sequence[str] | None = None,
 ) -> None:
-    """Parse the command line and run the command."""
+    """Parse the command line and run the command; a service with ``events`` has
+    ``worker`` and ``dead-letters`` too."""
+    if events is not None:
+        commands = [*commands, *_event_commands(name, events)]
     parser = argparse.ArgumentParser(prog=f"python -m {name}", description=f"The {name} service.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     subparsers.add_parser("serve", help="run the HTTP server (host and port from settings)")
@@ -96,6 +103,62 @@ def run_service_cli(
         raise SystemExit(_run_own(own[args.command], settings, args, name=name))
     else:
         serve(create_app, settings, name=name)
+
+
+def _event_commands(name: str, events: ServiceEvents) -> list[Command[Any]]:
+    def worker(settings: ServiceSettings, _: argparse.Namespace) -> int:
+        configure_logging(level=settings.log.level, format=settings.log.format, service=name)
+        EventWorker(settings, name=name, events=events).serve()
+        return 0
+
+    def letters(settings: ServiceSettings, args: argparse.Namespace) -> int:
+        return asyncio.run(_dead_letters(settings, name, events, args))
+
+    def letter_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--replay", nargs="+", metavar="ID", help="put these dead letters back on their stream"
+        )
+        parser.add_argument(
+            "--replay-all", action="store_true", help="put every dead letter back on its stream"
+        )
+
+    return [
+        Command(
+            "worker",
+            "run the event worker: the outbox relay and the consumers, until SIGTERM",
+            worker,
+        ),
+        Command(
+            "dead-letters",
+            "list the events this service's consumers gave up on, or replay them",
+            letters,
+            letter_arguments,
+        ),
+    ]
+
+
+async def _dead_letters(
+    settings: ServiceSettings, name: str, events: ServiceEvents, args: argparse.Namespace
+) -> int:
+    async with open_redis(settings.redis, client_name=f"{name}-cli") as redis:
+        for subscription in events.subscriptions:
+            stream = subscription.stream
+            if args.replay or args.replay_all:
+                replayed = await replay_dead_letters(
+                    redis, stream, None if args.replay_all else list(args.replay)
+                )
+                print(f"{stream}: {replayed} replayed")
+                continue
+            letters = [
+                letter for letter in await dead_letters(redis, stream) if letter.group == name
+            ]
+            print(f"{stream}: {len(letters)} dead letters")
+            for letter in letters:
+                print(
+                    f"  {letter.id}  {letter.type}  after {letter.deliveries} deliveries: "
+                    f"{letter.error}"
+                )
+    return 0
 
 
 def _run_own(

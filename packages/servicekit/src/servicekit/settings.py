@@ -30,6 +30,7 @@ from sqlalchemy.exc import ArgumentError
 __all__ = [
     "CacheSettings",
     "DatabaseSettings",
+    "EventSettings",
     "HealthSettings",
     "HttpSettings",
     "IdempotencySettings",
@@ -243,6 +244,25 @@ class IdempotencySettings(SettingsSection):
     """Seconds a key and its response are kept: a retry after that runs again."""
 
 
+class EventSettings(SettingsSection):
+    """The outbox relay and the event consumers of the service's worker."""
+
+    env_prefix = "EVENTS_"
+
+    poll_interval: float = Field(default=1.0, gt=0, le=60)
+    """Seconds between looks at the outbox when no commit has announced an event."""
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    """Events published, or stream entries read, at a time."""
+    retention: int = Field(default=86_400, ge=60)
+    """Seconds published outbox rows, acknowledged stream entries and the record of
+    processed events are kept."""
+    max_deliveries: int = Field(default=5, ge=1, le=100)
+    """Deliveries of an event whose handler keeps failing before it goes to the dead letters."""
+    retry_after: float = Field(default=30.0, gt=0)
+    """Seconds an event a handler failed on, or a consumer abandoned (it died), waits
+    before it is delivered again."""
+
+
 class TelemetrySettings(SettingsSection):
     """FastAPI's native OpenTelemetry instrumentation."""
 
@@ -304,6 +324,7 @@ class ServiceSettings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     cache: CacheSettings = CacheSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
+    events: EventSettings = EventSettings()
     server: ServerSettings = ServerSettings()
 
     @classmethod

@@ -1,7 +1,8 @@
-"""``python -m items serve|migrate|revision``."""
+"""``python -m items serve|migrate|revision|worker|dead-letters``."""
 
 from __future__ import annotations
 
+from items.events import EVENTS
 from items.main import create_app
 from items.models import MIGRATIONS
 from items.settings import ItemsSettings
@@ -10,7 +11,11 @@ from servicekit.cli import run_service_cli
 
 def main() -> None:
     run_service_cli(
-        name="items", settings_cls=ItemsSettings, create_app=create_app, migrations=MIGRATIONS
+        name="items",
+        settings_cls=ItemsSettings,
+        create_app=create_app,
+        migrations=MIGRATIONS,
+        events=EVENTS,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from items import __version__
+from items.events import EVENTS
 from items.item.endpoints import CACHED_ITEM
 from items.item.endpoints import router as item_router
 from items.settings import ItemsSettings
@@ -32,4 +33,5 @@ def create_app(settings: ItemsSettings) -> FastAPI:
         ),
         routers=[item_router],
         cached_routes=[CACHED_ITEM],
+        events=EVENTS,
     )

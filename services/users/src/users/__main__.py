@@ -1,9 +1,10 @@
-"""``python -m users serve|migrate|revision|create-admin|rotate-signing-key|signing-keys``."""
+"""``python -m users serve|migrate|revision|worker|dead-letters|create-admin|…``."""
 
 from __future__ import annotations
 
 from servicekit.cli import run_service_cli
 from users.commands import COMMANDS
+from users.events import EVENTS
 from users.main import create_app
 from users.models import MIGRATIONS
 from users.settings import UsersSettings
@@ -16,6 +17,7 @@ def main() -> None:
         create_app=create_app,
         migrations=MIGRATIONS,
         commands=COMMANDS,
+        events=EVENTS,
     )
 
 

@@ -17,6 +17,7 @@ from servicekit.redis import open_redis
 from users import __version__
 from users.account.endpoints import router as account_router
 from users.account.password import open_password_hasher
+from users.events import EVENTS
 from users.session.endpoints import router as session_router
 from users.session.service import RecordedRevocations
 from users.settings import UsersSettings
@@ -45,6 +46,7 @@ def create_app(settings: UsersSettings) -> FastAPI:
         description=_DESCRIPTION,
         lifespan=lambda: _lifespan(settings),
         routers=[account_router, token_router, session_router, signing_key_router],
+        events=EVENTS,
         conflicts={"uq_users_email_lower": "A user with this e-mail already exists."},
     )
 

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from servicekit.cache._scripts import FILL, INVALIDATE, READ
 from servicekit.redis import LuaCall, Outage, ScriptBatcher
+from servicekit.settings import CacheSettings
 
 __all__ = ["CachedResponse", "Lookup", "ResponseCache", "representation"]
 
@@ -96,6 +97,20 @@ class ResponseCache:
         self._unsent_invalidations: set[str] = set()
         self.counts: Counter[str] = Counter()
         """hit, miss, error, stampede_wait, stale_fill_refused."""
+
+    @classmethod
+    def configured(
+        cls, scripts: ScriptBatcher, settings: CacheSettings, *, service: str
+    ) -> ResponseCache:
+        """The response cache of the service ``service``, as ``settings`` say: every process
+        of the service (API and worker) builds the same one, so they share its entries."""
+        return cls(
+            scripts,
+            namespace=f"{service}:cache",
+            ttl=settings.ttl,
+            absent_ttl=settings.absent_ttl,
+            enabled=settings.enabled,
+        )
 
     async def get(self, kind: str, key: str, load: Loader) -> CachedResponse | None:
         """The cached response of ``kind`` ``key``, else what ``load`` returns (then cached)."""

@@ -12,7 +12,8 @@ The launcher (``python -m servicekit.devstack``, which ``make run``, ``make migr
                a service's own command, with the settings `run` gives it
 
 It starts the services of ``[[tool.devstack.services]]`` in the workspace's
-pyproject.toml (name, port, secrets), in order, each with ``<NAME>_DATABASE_URL``
+pyproject.toml (name, port, secrets, worker), in order, then their event workers
+(``python -m <name> worker``), each with ``<NAME>_DATABASE_URL``
 (database ``<name>`` on the embedded PostgreSQL), ``<NAME>_REDIS_URL``,
 ``<NAME>_PORT``, ``<NAME>_LOG_FORMAT=console`` and its declared secrets (generated
 once into ``.data/secrets``), unless the environment sets them. An embedded server

@@ -40,6 +40,8 @@ _DEFAULT_POSTGRES_PORT: Final = 54320
 _DEFAULT_REDIS_PORT: Final = 63790
 _READY_TIMEOUT: Final = 60.0
 _STOP_TIMEOUT: Final = 15.0
+_WORKER_SETTLE: Final = 1.0
+"""Seconds a worker must survive after its start to count as started (it has no probe)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class ServiceSpec:
     name: str
     port: int
     secrets: tuple[str, ...] = ()
+    worker: bool = False
+    """Whether it has an event worker (``python -m <name> worker``) to run beside it."""
 
     @property
     def prefix(self) -> str:
@@ -254,6 +258,17 @@ def _start_services(stack: Stack, specs: list[ServiceSpec], env: Mapping[str, st
             what=spec.name,
             timeout=_READY_TIMEOUT,
         )
+    # The workers, once every API is up (they stop first, being started last).
+    for spec in specs:
+        if spec.worker:
+            print(f"starting {spec.name} worker …", flush=True)
+            stack.services[f"{spec.name}-worker"] = spawn_tied(
+                [sys.executable, "-m", spec.name, "worker"], death_signal=signal.SIGTERM, env=env
+            )
+    time.sleep(_WORKER_SETTLE)
+    for name, process in stack.services.items():
+        if process.poll() is not None:
+            raise _StackError(f"{name} exited with status {process.returncode} while starting")
 
 
 def _require_free_port(port: int, what: str) -> None:
@@ -280,6 +295,10 @@ def _print_summary(
     for spec in specs:
         base = f"http://127.0.0.1:{env[f'{spec.prefix}PORT']}"
         print(f"  {spec.name:<8}  {base}   (API docs: {base}/docs)")
+    for spec in specs:
+        if spec.worker:
+            pid = stack.services[f"{spec.name}-worker"].pid
+            print(f"  {spec.name + '-worker':<8}  outbox relay and event consumers (pid {pid})")
     _print_servers(stack, data_dir)
     print(f"\ndata in {data_dir}; logs of the servers in {data_dir / 'logs'}")
     print("Press Ctrl-C to stop everything.", flush=True)
@@ -334,7 +353,10 @@ def _read_specs(root: Path) -> list[ServiceSpec]:
     config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["devstack"]
     return [
         ServiceSpec(
-            name=entry["name"], port=int(entry["port"]), secrets=tuple(entry.get("secrets", ()))
+            name=entry["name"],
+            port=int(entry["port"]),
+            secrets=tuple(entry.get("secrets", ())),
+            worker=bool(entry.get("worker", False)),
         )
         for entry in config["services"]
     ]

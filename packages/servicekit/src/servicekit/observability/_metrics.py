@@ -7,7 +7,8 @@ metrics to the same registry.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -22,10 +23,18 @@ from servicekit.cache import ResponseCache
 from servicekit.ratelimit import RateLimiter
 from servicekit.redis import ScriptBatcher
 
-__all__ = ["Metrics", "metrics_router"]
+__all__ = ["Metrics", "ScrapedCollector", "metrics_router"]
 
 _NO_STORE = {"Cache-Control": "no-store"}
 _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ScrapedCollector(Collector, Protocol):
+    """A collector whose values are read (awaited) when ``/metrics`` is scraped."""
+
+    async def refresh(self) -> None:
+        """Read the values the next ``collect`` yields."""
+        ...
 
 
 class Metrics:
@@ -51,6 +60,7 @@ class Metrics:
         # a small set of label values, so keep the children.
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._collectors: list[Collector] = []
+        self._scraped: list[ScrapedCollector] = []
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request and its duration (unless metrics are off)."""
@@ -71,15 +81,20 @@ class Metrics:
         scripts: ScriptBatcher,
         limiter: RateLimiter,
         cache: ResponseCache,
+        *,
+        scraped: Sequence[ScrapedCollector] = (),
     ) -> None:
-        """Expose the pool of ``engine`` and the counts of ``scripts``, ``limiter`` and
-        ``cache`` (replacing earlier ones)."""
+        """Expose the pool of ``engine``, the counts of ``scripts``, ``limiter`` and
+        ``cache``, and ``scraped`` collectors, refreshed before each scrape (replacing
+        earlier ones)."""
         self.unwatch()
+        self._scraped = list(scraped)
         self._collectors = [
             _PoolCollector(engine),
             _RedisCollector(scripts),
             _RateLimitCollector(limiter),
             _CacheCollector(cache),
+            *self._scraped,
         ]
         for collector in self._collectors:
             self.registry.register(collector)
@@ -89,6 +104,12 @@ class Metrics:
         for collector in self._collectors:
             self.registry.unregister(collector)
         self._collectors = []
+        self._scraped = []
+
+    async def refresh(self) -> None:
+        """Let the collectors that read their values at scrape time read them."""
+        for collector in self._scraped:
+            await collector.refresh()
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""
@@ -106,6 +127,7 @@ def metrics_router(metrics: Metrics) -> APIRouter:
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Metrics."}},
     )
     async def get_metrics() -> Response:
+        await metrics.refresh()
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST, headers=_NO_STORE)
 
     return router

@@ -36,6 +36,11 @@ _INSERT: Final = Query(
     .returning(*PUBLIC_COLUMNS)
 )
 _DELETE: Final = Query(delete(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")))
+_DELETE_OWNED: Final = Query(
+    delete(_ITEMS)
+    .where(_ITEMS.c.owner_id == bindparam("owner_id"))
+    .returning(_ITEMS.c.id, _ITEMS.c.owner_id, _ITEMS.c.version)
+)
 _CHANGEABLE: Final = frozenset({"name", "description"})
 
 
@@ -78,6 +83,10 @@ class ItemWrites:
     async def delete(self, item_id: int) -> None:
         """Delete the item ``item_id``."""
         await self.transaction.execute(_DELETE, item_id=item_id)
+
+    async def delete_owned_by(self, owner_id: uuid.UUID) -> list[asyncpg.Record]:
+        """Delete every item of ``owner_id``; the id, owner and version of each."""
+        return await self.transaction.all(_DELETE_OWNED, owner_id=owner_id)
 
 
 class ItemReads:

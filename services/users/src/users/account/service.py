@@ -9,10 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal, Revocations
 from servicekit.errors import Forbidden, NotFound, Unauthorized
+from servicekit.events import emit
 from users.account.models import User
 from users.account.password import PasswordHasher
 from users.account.repository import UserRepository
-from users.account.schemas import UserCreate, UserUpdate
+from users.account.schemas import UserCreate, UserRead, UserUpdate
+from users.database import OUTBOX
 from users.session.service import end_sessions
 from users.settings import AuthSettings
 
@@ -37,7 +39,9 @@ async def register(db: AsyncSession, passwords: PasswordHasher, data: UserCreate
         full_name=data.full_name,
         password_hash=await passwords.hash(data.password),
     )
-    return await UserRepository(db).add(user)
+    await UserRepository(db).add(user)
+    await emit(db, OUTBOX, "user.registered", _public(user))
+    return user
 
 
 async def authenticate(
@@ -124,6 +128,13 @@ async def delete_account(
     revocations: Revocations,
     settings: AuthSettings,
 ) -> None:
-    """Delete the caller's account; every session ends, and no token of it is accepted."""
+    """Delete the caller's account; every session ends, no token of it is accepted, and
+    ``user.deleted`` tells the other services (items deletes the account's items)."""
     await end_sessions(db, revocations, principal.user_id, settings=settings, token=principal)
     await UserRepository(db).delete(principal.user_id)
+    await emit(db, OUTBOX, "user.deleted", {"id": principal.user_id})
+
+
+def _public(user: User) -> dict[str, object]:
+    """What an event says of an account: what ``GET /users/{id}`` shows."""
+    return UserRead.model_validate(user).model_dump(mode="json")
