@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from item_factories import Caller
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
@@ -148,3 +152,49 @@ async def test_metrics_show_the_outbox_and_the_streams(
     assert 'events_stream_lag{group="items",stream="users.events"} 1.0' in text
     assert 'events_dead_letters{stream="users.events"} 0.0' in text
     assert 'events_handled_total{group="items",stream="users.events"} 0.0' in text
+
+
+def test_dead_letters_are_listed_and_replayed_from_the_command_line(
+    settings: ItemsSettings, redis_url: str
+) -> None:
+    client = SyncRedis.from_url(redis_url)
+    client.delete("users.events", "users.events.dead")
+    letter = Event(type="user.deleted", data={"id": "not-a-uuid"})
+    client.xadd(
+        "users.events.dead",
+        {
+            "type": letter.type,
+            "event": letter.encode(),
+            "group": "items",
+            "error": "ValueError: badly formed hexadecimal UUID string",
+            "deliveries": 5,
+            "original_id": "1-0",
+        },
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ITEMS_")} | {
+        "ITEMS_DATABASE_URL": settings.database.url,
+        "ITEMS_REDIS_URL": redis_url,
+    }
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(  # noqa: S603 -- our own interpreter and module
+            [sys.executable, "-m", "items", "dead-letters", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout
+
+    listed = cli()
+    replayed = cli("--replay-all")
+
+    assert "users.events: 1 dead letters" in listed
+    assert "user.deleted  after 5 deliveries: ValueError: badly formed" in listed
+    assert "users.events: 1 replayed" in replayed
+    assert client.xlen("users.events.dead") == 0
+    entries: Any = client.xrange("users.events")
+    ((_, fields),) = entries
+    assert Event.decode(fields[b"event"]).id == letter.id
+    client.close()
