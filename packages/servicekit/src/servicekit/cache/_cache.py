@@ -52,7 +52,9 @@ class CachedResponse:
 
 Loader = Callable[[], Awaitable[CachedResponse | None]]
 
-_PEEKED_MISS: ContextVar[tuple[str, bytes, int] | None] = ContextVar("peeked_miss", default=None)
+_LOOKED_UP_MISS: ContextVar[tuple[str, bytes, int] | None] = ContextVar(
+    "looked_up_miss", default=None
+)
 """The miss a `Lookup` found for this request (entry, generation, lock held): `get` goes
 on from it instead of asking Redis again."""
 
@@ -160,11 +162,11 @@ class ResponseCache:
             await self._invalidate(f"{self.namespace}:{kind}:{key}")
 
     async def _read_through(self, name: str, load: Loader) -> CachedResponse | None:
-        peeked = _PEEKED_MISS.get()
+        missed = _LOOKED_UP_MISS.get()
         reply: Any
-        if peeked is not None and peeked[0] == name:
-            _PEEKED_MISS.set(None)
-            reply = [0, peeked[1], peeked[2]]
+        if missed is not None and missed[0] == name:
+            _LOOKED_UP_MISS.set(None)
+            reply = [0, missed[1], missed[2]]
         else:
             reply = await self._run(READ.script, [name, name + ":lock"], [_LOCK_MS])
         if reply is None:
@@ -270,5 +272,5 @@ class Lookup:
             if cached is not None:
                 self._cache.counts["hit"] += 1
             return cached
-        _PEEKED_MISS.set((self._name, reply[1], reply[2]))
+        _LOOKED_UP_MISS.set((self._name, reply[1], reply[2]))
         return None
