@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from servicekit.cache import ResponseCache
 from servicekit.db import Database, Query, Transaction, ensure_database, open_database
+from servicekit.devstack import free_port
 from servicekit.events import (
     Consumer,
     Delivery,
@@ -347,6 +348,47 @@ class TestConsumers:
         groups = await redis.xinfo_groups(STREAM)
         # The first was acknowledged; the others wait, pending, for a consumer.
         assert int(groups[0]["pending"]) == 2
+
+
+class TestOutages:
+    async def test_a_database_that_is_away_sends_no_event_to_the_dead_letters(
+        self, database: Database, redis: Redis
+    ) -> None:
+        events = await _emit_committed(database, 1)
+        await Relay(database, redis, outbox=OUTBOX, stream=STREAM, settings=_settings()).publish()
+        away = DatabaseSettings(
+            url=f"postgresql://nobody:secret@127.0.0.1:{free_port()}/nothing", connect_timeout=0.5
+        )
+        async with open_database(away, application_name="events") as unreachable:
+            cut_off = _consumer(unreachable, redis)
+            for _ in range(5):  # more tries than max_deliveries, each after retry_after
+                with pytest.raises(ConnectionRefusedError):
+                    await cut_off.consume()
+                await asyncio.sleep(0.25)
+
+        assert await dead_letters(redis, STREAM) == []
+        await _drain(_consumer(database, redis))
+        assert await _effects(database) == [str(events[0].id)]
+
+    async def test_a_relay_outlives_redis_going_away(self, database: Database) -> None:
+        await _emit_committed(database, 2)
+        away = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
+        relay = Relay(database, away, outbox=OUTBOX, stream=STREAM, settings=_settings())
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        try:
+            await asyncio.sleep(0.5)
+            alive = not running.done()
+        finally:
+            stop.set()
+            await running
+            await away.aclose()
+
+        assert alive
+        backlog = await database.reader.one(
+            Query(select(OUTBOX.c.id).where(OUTBOX.c.published_at.is_(None)))
+        )
+        assert backlog is not None  # still there, for when Redis is back
 
 
 class TestTrimming:

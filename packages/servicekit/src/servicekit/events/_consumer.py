@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from servicekit.cache import ResponseCache
 from servicekit.db import Database, Query, Transaction
 from servicekit.events._event import Event, MalformedEvent
+from servicekit.events._outage import unavailable
 from servicekit.events._streams import dead_letter_stream
 from servicekit.settings import EventSettings
 
@@ -75,9 +76,10 @@ class Consumer:
       delivered.
     - **Nothing abandoned.** An entry pending for ``retry_after`` seconds (its consumer
       died, or its handler failed) is claimed (``XAUTOCLAIM``) and delivered again.
-    - **Poison goes aside.** After ``max_deliveries`` failed deliveries, or at once if
-      it is not an event at all, the entry goes to the dead-letter stream with the error,
-      and the events after it flow on.
+    - **Poison goes aside.** After its handler has failed ``max_deliveries`` times, or at
+      once if it is not an event at all, the entry goes to the dead-letter stream with the
+      error, and the events after it flow on. The database or Redis being away is not the
+      event's failure: the consumer pauses and the entry waits, however long it lasts.
     - **Stops cleanly.** When ``stop`` is set, the event being applied is finished and
       acknowledged, and nothing new is read.
     """
@@ -118,10 +120,11 @@ class Consumer:
             try:
                 await self.consume(stop)
                 failures = 0
-            except (RedisError, OSError, TimeoutError) as exc:
+            except Exception as exc:  # never let the loop die: an outage passes, a bug is logged
                 pause = _BACKOFF[min(failures, len(_BACKOFF) - 1)]
                 failures += 1
-                _log.warning(
+                log = _log.warning if unavailable(exc) else _log.exception
+                log(
                     "event_consumer_failed",
                     stream=self.stream,
                     group=self.group,
@@ -196,9 +199,10 @@ class Consumer:
                 fresh = await transaction.one(self._record, consumer=self.group, event_id=event.id)
                 if fresh is not None:
                     await handler(Delivery(event=event, transaction=transaction, cache=self.cache))
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # the handler's: whatever it raises, the event is retried
+        except Exception as exc:
+            if unavailable(exc):
+                raise  # not the event's fault: it stays pending, tried again after a pause
+            # The handler's, whatever it raised: the event is tried again, then set aside.
             self._count("failed")
             _log.warning(
                 "event_handler_failed",
@@ -208,10 +212,10 @@ class Consumer:
                 type=event.type,
                 error=f"{type(exc).__name__}: {exc}",
             )
-            deliveries = await self._deliveries(entry_id)
-            if deliveries >= self.settings.max_deliveries:
+            failures = await self._failed(entry_id)
+            if failures >= self.settings.max_deliveries:
                 await self._dead_letter(
-                    entry_id, found, error=f"{type(exc).__name__}: {exc}", deliveries=deliveries
+                    entry_id, found, error=f"{type(exc).__name__}: {exc}", deliveries=failures
                 )
             return 0
         await self.redis.xack(self.stream, self.group, entry_id)
@@ -219,11 +223,18 @@ class Consumer:
         self._count("seconds", time.perf_counter() - started)
         return 1
 
-    async def _deliveries(self, entry_id: str) -> int:
-        pending = await self.redis.xpending_range(
-            self.stream, self.group, min=entry_id, max=entry_id, count=1
-        )
-        return int(pending[0]["times_delivered"]) if pending else 1
+    async def _failed(self, entry_id: str) -> int:
+        """Count one more failure of the handler on ``entry_id``; how many so far.
+
+        Counted apart from Redis's delivery count, which also grows while the database
+        is down: an outage must not send good events to the dead letters.
+        """
+        key = f"events:failures:{self.stream}:{self.group}:{entry_id}"
+        async with self.redis.pipeline(transaction=True) as pipeline:
+            pipeline.incr(key)
+            pipeline.expire(key, self.settings.retention)
+            failures, _ = await pipeline.execute()
+        return int(failures)
 
     async def _dead_letter(
         self, entry_id: str, fields: Mapping[str, Any], *, error: str, deliveries: int

@@ -11,12 +11,12 @@ from typing import Any, Final
 import asyncpg
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import make_url
 
 from servicekit.db import Database, Query
 from servicekit.events._event import Event
+from servicekit.events._outage import unavailable
 from servicekit.events._streams import trim_acknowledged
 from servicekit.events._tables import NOTIFY_CHANNEL
 from servicekit.settings import EventSettings
@@ -113,12 +113,11 @@ class Relay:
                 try:
                     published = await self.publish()
                     failures = 0
-                except (RedisError, OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                except Exception as exc:  # never let the relay die: an outage passes
                     pause = _BACKOFF[min(failures, len(_BACKOFF) - 1)]
                     failures += 1
-                    _log.warning(
-                        "outbox_relay_failed", error=str(exc) or type(exc).__name__, retry_in=pause
-                    )
+                    log = _log.warning if unavailable(exc) else _log.exception
+                    log("outbox_relay_failed", error=str(exc) or type(exc).__name__, retry_in=pause)
                     await _wait(stop, pause)
                     continue
                 if time.monotonic() - maintained > _MAINTAIN_EVERY:
@@ -135,8 +134,9 @@ class Relay:
             async with self.database.transaction() as transaction:
                 await transaction.execute(self._forget, before=datetime.now(UTC) - retention)
             await trim_acknowledged(self.redis, self.stream, older_than=retention)
-        except (RedisError, OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            _log.warning("outbox_maintenance_failed", error=str(exc) or type(exc).__name__)
+        except Exception as exc:  # tried again in a minute
+            log = _log.warning if unavailable(exc) else _log.exception
+            log("outbox_maintenance_failed", error=str(exc) or type(exc).__name__)
 
     @contextlib.asynccontextmanager
     async def _listening(self) -> Any:
