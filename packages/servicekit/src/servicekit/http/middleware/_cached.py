@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from starlette.types import Scope, Send
+from starlette.types import Send
 
-from servicekit.cache import CachedResponse, Lookup
+from servicekit.cache import CachedResponse
 from servicekit.http._conditional import if_none_match_matches
-from servicekit.state import STATE_KEY, ServiceState
 
 __all__ = ["CachedRoute"]
 
@@ -46,13 +45,6 @@ class CachedRoute:
             return None
         key = path[len(self.prefix) :]
         return key if self._key.fullmatch(key) else None
-
-    def lookup(self, scope: Scope, key: str) -> Lookup | None:
-        """Start reading the cached response of ``key`` (see `ResponseCache.lookup`)."""
-        state = scope.get("state", {}).get(STATE_KEY)
-        if not isinstance(state, ServiceState):
-            return None
-        return state.cache.lookup(self.kind, key)
 
     @staticmethod
     async def send(cached: CachedResponse, send: Send, if_none_match: bytes | None) -> None:
