@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
 __all__ = ["TrustedProxies"]
 
 _SCHEMES = frozenset({"http", "https"})
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+"""A dotted-quad IPv4 address as `ipaddress` would write it (no leading zeros)."""
 
 
 class TrustedProxies:
@@ -59,6 +63,8 @@ class TrustedProxies:
 def _address(hop: str) -> str | None:
     """An address of a list entry (``203.0.113.7``, ``[2001:db8::1]:443``), if it is one."""
     text = hop.strip()
+    if _IPV4.fullmatch(text):  # the common case, already in its canonical form
+        return text
     if text.startswith("["):
         text = text[1:].split("]", 1)[0]
     elif text.count(":") == 1:
