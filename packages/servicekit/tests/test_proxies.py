@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from servicekit.http.middleware import TrustedProxies
@@ -36,6 +38,18 @@ class TestClient:
     )
     def test_ports_brackets_and_spaces_are_read(self, forwarded: bytes, client: str) -> None:
         assert PROXIES.client("10.0.0.1", forwarded) == client
+
+    @pytest.mark.parametrize(
+        "forwarded",
+        ["0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1.2.3.-4"],  # noqa: S104 -- data, not a bind
+    )
+    def test_ipv4_is_read_exactly_as_ipaddress_reads_it(self, forwarded: str) -> None:
+        try:
+            expected = str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            expected = "10.0.0.1"  # not an address: the proxy that passed it on is the client
+
+        assert PROXIES.client("10.0.0.1", forwarded.encode()) == expected
 
     def test_garbage_stops_the_walk_at_the_proxy_that_passed_it_on(self) -> None:
         assert PROXIES.client("10.0.0.1", b"203.0.113.9, unknown, 10.0.0.2") == "10.0.0.2"
