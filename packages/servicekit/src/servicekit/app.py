@@ -79,8 +79,9 @@ def create_service_app(
     metrics = Metrics(enabled=settings.metrics.enabled)
 
     @asynccontextmanager
-    async def app_lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def app_lifespan(running: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with lifespan() as state:
+            running.state.service = state  # for what holds the app, not a request (tests)
             scraped = (
                 [EventMetrics(state.database, state.redis, events, group=name)] if events else []
             )

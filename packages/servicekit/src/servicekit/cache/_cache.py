@@ -154,7 +154,7 @@ class ResponseCache:
         if self._outage.ongoing:
             self.counts["error"] += 1
             return None
-        return Lookup(self, name, LuaCall(READ, [name, name + ":lock"], [_LOCK_MS]))
+        return Lookup(self, name, key, LuaCall(READ, [name, name + ":lock"], [_LOCK_MS]))
 
     async def invalidate(self, kind: str, key: str) -> None:
         """Forget ``kind`` ``key`` everywhere (call it after the write has committed)."""
@@ -249,11 +249,13 @@ def representation(model: type[BaseModel]) -> str:
 class Lookup:
     """A read of one entry by `ResponseCache.lookup`, answered by `response`."""
 
-    __slots__ = ("_cache", "_name", "call")
+    __slots__ = ("_cache", "_name", "call", "key")
 
-    def __init__(self, cache: ResponseCache, name: str, call: LuaCall) -> None:
+    def __init__(self, cache: ResponseCache, name: str, key: str, call: LuaCall) -> None:
         self._cache = cache
         self._name = name
+        self.key = key
+        """The key looked up (of the kind the lookup was for)."""
         self.call = call
         """The read, for a script that carries it (`servicekit.redis.chained`)."""
 

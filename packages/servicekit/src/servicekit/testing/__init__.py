@@ -60,6 +60,7 @@ __all__ = [
     "prepare_database",
     "redis",
     "redis_url",
+    "running",
     "serve_jwks",
     "servicekit_resources",
     "test_database",
@@ -166,8 +167,14 @@ def test_database(database_url: str, servicekit_resources: _RunningResources) ->
 
 
 @pytest.fixture
-async def db(app: FastAPI, test_database: TestDatabase) -> AsyncIterator[AsyncSession]:
-    """The test's session; the app's requests join its transaction, rolled back at the end."""
+async def db(
+    app: FastAPI, test_database: TestDatabase, running: httpx.AsyncClient
+) -> AsyncIterator[AsyncSession]:
+    """The test's session; the app's requests join its transaction, rolled back at the end.
+
+    The app is running first: what reads through its state (not a FastAPI dependency)
+    is joined to the transaction too.
+    """
     async with test_database.rollback(app) as session:
         yield session
 
@@ -184,15 +191,17 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-async def client(
-    app: FastAPI, servicekit_resources: _RunningResources, db: AsyncSession, redis: Redis
-) -> httpx.AsyncClient:
-    """A client of the service's ``app``, for one test with a clean database and Redis.
-
-    The app starts once, on first use, and stops at the end of the run.
-    """
+async def running(app: FastAPI, servicekit_resources: _RunningResources) -> httpx.AsyncClient:
+    """A client of the service's ``app``, which starts once, on first use, and stops at
+    the end of the run."""
     client = servicekit_resources.clients.get(id(app))
     if client is None:
         client = await servicekit_resources.stack.enter_async_context(app_client(app))
         servicekit_resources.clients[id(app)] = client
     return client
+
+
+@pytest.fixture
+async def client(running: httpx.AsyncClient, db: AsyncSession, redis: Redis) -> httpx.AsyncClient:
+    """A client of the service's ``app``, for one test with a clean database and Redis."""
+    return running

@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from servicekit.db import Migrations, Reader, Transaction, committing, ensure_database
 from servicekit.http import read_only, transaction, unit_of_work
+from servicekit.state import ServiceState
 
 __all__ = ["TestDatabase", "prepare_database"]
 
@@ -94,10 +95,19 @@ class TestDatabase:
             app.dependency_overrides[unit_of_work] = joined_unit_of_work
             app.dependency_overrides[read_only] = joined_reader
             app.dependency_overrides[transaction] = joined_transaction
+            # What reads outside FastAPI's dependencies (a cached route's loader, in the
+            # middleware) reads through the state's reader: the joined one too.
+            state = getattr(app.state, "service", None)
+            database = state.database if isinstance(state, ServiceState) else None
+            pooled = database.reader if database is not None else None
+            if database is not None:
+                database.reader = reader
             try:
                 async with factory() as session:
                     yield session
             finally:
+                if database is not None and pooled is not None:
+                    database.reader = pooled
                 app.dependency_overrides.pop(unit_of_work, None)
                 app.dependency_overrides.pop(read_only, None)
                 app.dependency_overrides.pop(transaction, None)

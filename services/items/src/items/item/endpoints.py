@@ -40,8 +40,6 @@ _ITEM: Final = "/items/{item_id}"
 """The path of one item, which ``Location`` names."""
 _CACHED: Final = f"item:{representation(ItemRead)}"
 """The cache's kind for one item's response: a new representation, a new kind."""
-CACHED_ITEM: Final = CachedRoute(_ITEM, kind=_CACHED, key=r"[1-9][0-9]{0,18}")
-"""``GET /items/{item_id}``: public, so its cache hits are sent before routing."""
 IfMatch = Annotated[
     str | None,
     Header(description="Change only if the item is still at this ETag (else 412)."),
@@ -151,6 +149,15 @@ async def _load(reader: Reader, item_id: int) -> CachedResponse | None:
     except NotFound:
         return None
     return CachedResponse(etag(item["version"]).encode(), json_bytes(dict(item)))
+
+
+async def _load_key(reader: Reader, key: str) -> CachedResponse | None:
+    return await _load(reader, int(key))
+
+
+CACHED_ITEM: Final = CachedRoute(_ITEM, kind=_CACHED, key=r"[1-9][0-9]{0,18}", load=_load_key)
+"""``GET /items/{item_id}``: public, so it is answered before routing, from the cache or
+(on a miss) from the database; only a 404 reaches the endpoint."""
 
 
 def _forget_after_commit(transaction: Transaction, cache: ResponseCache, item_id: int) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 from starlette.types import Send
 
 from servicekit.cache import CachedResponse
+from servicekit.db import Reader
 from servicekit.http._conditional import if_none_match_matches
 
 __all__ = ["CachedRoute"]
@@ -25,12 +27,22 @@ class CachedRoute:
     endpoint, which validates it, and never names a Redis key. For a request to it,
     `ServiceMiddleware` asks the cache first: a hit is sent from there, after the
     rate limit and with every header a service response has, and FastAPI never sees
-    the request; a miss goes on to the endpoint, which loads, fills and answers
-    (without asking Redis a second time). Only for routes whose answer is the same
-    for every caller: no authentication, no per-caller view.
+    the request. With ``load`` (what the endpoint loads a miss with, given the reader
+    and the key), a miss is loaded and filled there too, and only an absence (404) or
+    a failure goes on to the endpoint, which answers it; without, every miss goes on
+    to the endpoint, which loads, fills and answers (without asking Redis a second
+    time). Only for routes whose answer is the same for every caller: no
+    authentication, no per-caller view.
     """
 
-    def __init__(self, path: str, *, kind: str, key: str = r"[^/]{1,128}") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        kind: str,
+        key: str = r"[^/]{1,128}",
+        load: Callable[[Reader, str], Awaitable[CachedResponse | None]] | None = None,
+    ) -> None:
         prefix, brace, rest = path.partition("{")
         if not brace or not rest.endswith("}") or "/" in rest or not prefix.endswith("/"):
             raise ValueError(f"{path!r} is not a template like /items/{{item_id}}")
@@ -38,6 +50,7 @@ class CachedRoute:
         self.kind = kind
         self.prefix = prefix
         self._key = re.compile(key)
+        self.load = load
 
     def key_of(self, path: str) -> str | None:
         """The path parameter of ``path`` if ``path`` is this route's, in its cached form."""

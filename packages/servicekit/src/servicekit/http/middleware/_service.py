@@ -259,8 +259,19 @@ class ServiceMiddleware:
     async def _send_cached(
         route: CachedRoute, lookup: Lookup, scope: Scope, seen: _Headers, send: Send
     ) -> bool:
-        """Whether the cache held the response, and sent it (``scope`` marked with the route)."""
+        """Whether the cache held the response, or the route's loader found it, and it was
+        sent (``scope`` marked with the route); else the endpoint answers."""
         cached = await lookup.response()
+        if cached is None and route.load is not None:
+            state = scope["state"][STATE_KEY]
+            key = lookup.key
+            load = route.load
+            try:
+                cached = await state.cache.get(
+                    route.kind, key, lambda: load(state.database.reader, key)
+                )
+            except Exception:  # the endpoint meets it again, and answers it
+                cached = None
         if cached is None:
             return False
         await route.send(cached, send, seen.if_none_match)
