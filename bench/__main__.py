@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 _say(f"starting {target.label}: {target.description}")
                 target.start(cpu=app_cpu, log=stack.directory / f"{target.label}.log")
                 target.check([SCENARIOS[name] for name in scenarios], token=stack.token)
-            measurements = _run(targets, scenarios, rounds, stack.rows, stack.token, settings)
+            measurements = _run(targets, scenarios, rounds, stack, settings)
         finally:
             for target in targets:
                 target.stop()
@@ -290,8 +290,7 @@ def _run(
     targets: list[Target],
     scenarios: Sequence[str],
     rounds: int,
-    ids: int,
-    token: str,
+    stack: Stack,
     settings: Settings,
 ) -> list[Measurement]:
     measurements = []
@@ -302,7 +301,13 @@ def _run(
                 if not _measures(target, name):
                     continue
                 result = measure(
-                    target, SCENARIOS[name], round_=round_, ids=ids, token=token, settings=settings
+                    target,
+                    SCENARIOS[name],
+                    round_=round_,
+                    ids=stack.rows,
+                    token=stack.token,
+                    settings=settings,
+                    forget=stack.forget_responses,
                 )
                 measurements.append(result)
                 _say(

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -63,9 +64,17 @@ def require_wrk() -> str:
 
 
 def measure(
-    target: Target, scenario: Scenario, *, round_: int, ids: int, token: str, settings: Settings
+    target: Target,
+    scenario: Scenario,
+    *,
+    round_: int,
+    ids: int,
+    token: str,
+    settings: Settings,
+    forget: Callable[[], None] | None = None,
 ) -> Measurement:
-    """Warm ``target`` up on ``scenario``, then measure it."""
+    """Warm ``target`` up on ``scenario``, then measure it (``forget`` empties the response
+    cache before a cold scenario's measurement: what another target filled is not a hit)."""
     env = {
         "BENCH_METHOD": scenario.method,
         "BENCH_PATH": target.paths[scenario.name],
@@ -76,6 +85,8 @@ def measure(
     }
     if settings.warmup:
         _wrk(target.url, env, settings.warmup, settings)
+    if scenario.cold and forget is not None:
+        forget()
     cpu_before, started = target.cpu_seconds(), time.monotonic()
     result = _wrk(target.url, env, settings.seconds, settings)
     cpu = (target.cpu_seconds() - cpu_before) / (time.monotonic() - started)

@@ -25,12 +25,14 @@ class Scenario:
     clients: int | None = None
     """Send each request as one of this many clients at random (``X-Forwarded-For`` from a
     trusted proxy), each too quiet for a rate-limit lease: every request asks Redis."""
+    cold: bool = False
+    """Empty the response cache right before measuring: what is measured is misses."""
 
 
 SCENARIOS = {
     scenario.name: scenario
     for scenario in (
-        Scenario("get_item", "GET /items/{id}, any of them: cache misses, mostly"),
+        Scenario("get_item", "GET /items/{id}, any of them: cache misses, mostly", cold=True),
         Scenario("get_item_hot", "GET /items/{id}, one of 1,000: cache hits", ids=1_000),
         Scenario(
             "get_item_hot_clients",

@@ -24,6 +24,7 @@ from typing import Final
 import asyncpg
 import httpx
 import psutil
+import redis
 
 from servicekit.db import ensure_database
 from servicekit.devstack import (
@@ -57,6 +58,17 @@ class Stack:
     def database_url(self, name: str) -> str:
         """The ``postgresql://`` URL of database ``name``."""
         return self.postgres.url(name)
+
+    def forget_responses(self) -> None:
+        """Empty the items service's response cache (its keys only: limits and the
+        revocation list stay)."""
+        client = redis.Redis.from_url(self.redis.url())
+        try:
+            names = list(client.scan_iter(match="items:cache:*", count=10_000))
+            for start in range(0, len(names), 10_000):
+                client.delete(*names[start : start + 10_000])
+        finally:
+            client.close()
 
     def service_env(self, prefix: str, name: str) -> dict[str, str]:
         """The settings a service under test gets (``prefix`` e.g. ``ITEMS_``)."""
