@@ -70,7 +70,8 @@ async def demo_client(demo_app: FastAPI, redis_url: str) -> AsyncIterator[httpx.
     """A client of the demo app, its lifespan running for the whole session; the revocation
     list of the test issuer whole (as the ``redis`` fixture leaves it), whatever ran before."""
     redis = Redis.from_url(redis_url)
-    await Revocations(ScriptBatcher(redis), issuer=TEST_ISSUER).mark_complete()
+    async with ScriptBatcher(redis) as scripts:
+        await Revocations(scripts, issuer=TEST_ISSUER).mark_complete()
     await redis.aclose()
     async with app_client(demo_app) as client:
         yield client

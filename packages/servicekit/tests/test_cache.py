@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from servicekit.cache import CachedResponse, ResponseCache, representation
 from servicekit.devstack import free_port
 from servicekit.redis import ScriptBatcher
+from servicekit.testing import Batchers
 
 OLD = CachedResponse(b'"1"', b'{"version":1}')
 NEW = CachedResponse(b'"2"', b'{"version":2}')
@@ -40,10 +41,10 @@ class Loads:
 
 
 def _cache(
-    redis: Redis, *, ttl: float = 300, absent_ttl: float = 5, enabled: bool = True
+    scripts: ScriptBatcher, *, ttl: float = 300, absent_ttl: float = 5, enabled: bool = True
 ) -> ResponseCache:
     return ResponseCache(
-        ScriptBatcher(redis),
+        scripts,
         namespace="test:cache",
         ttl=ttl,
         absent_ttl=absent_ttl,
@@ -51,8 +52,10 @@ def _cache(
     )
 
 
-async def test_a_miss_loads_and_fills_then_hits_need_no_load(redis: Redis) -> None:
-    cache, load = _cache(redis), Loads(OLD)
+async def test_a_miss_loads_and_fills_then_hits_need_no_load(
+    batchers: Batchers, redis: Redis
+) -> None:
+    cache, load = _cache(batchers(redis)), Loads(OLD)
 
     first = await cache.get("item", "1", load)
     second = await cache.get("item", "1", load)
@@ -62,8 +65,10 @@ async def test_a_miss_loads_and_fills_then_hits_need_no_load(redis: Redis) -> No
     assert (cache.counts["miss"], cache.counts["hit"]) == (1, 1)
 
 
-async def test_a_miss_seen_by_a_lookup_is_not_asked_again_by_get(redis: Redis) -> None:
-    cache, load = _cache(redis), Loads(OLD)
+async def test_a_miss_seen_by_a_lookup_is_not_asked_again_by_get(
+    batchers: Batchers, redis: Redis
+) -> None:
+    cache, load = _cache(batchers(redis)), Loads(OLD)
     before = await _evalsha_calls(redis)
 
     missed = await _looked_up(cache, "1")
@@ -87,8 +92,8 @@ async def _evalsha_calls(redis: Redis) -> int:
     return int(stats.get("cmdstat_evalsha", {"calls": 0})["calls"])
 
 
-async def test_an_absence_is_remembered_briefly(redis: Redis) -> None:
-    cache, load = _cache(redis, absent_ttl=0.2), Loads(None)
+async def test_an_absence_is_remembered_briefly(batchers: Batchers, redis: Redis) -> None:
+    cache, load = _cache(batchers(redis), absent_ttl=0.2), Loads(None)
 
     assert await cache.get("item", "404", load) is None
     assert await cache.get("item", "404", load) is None
@@ -98,8 +103,8 @@ async def test_an_absence_is_remembered_briefly(redis: Redis) -> None:
     assert load.calls == 2
 
 
-async def test_one_load_per_key_however_many_ask_at_once(redis: Redis) -> None:
-    cache, load = _cache(redis), Loads(OLD, delay=0.05)
+async def test_one_load_per_key_however_many_ask_at_once(batchers: Batchers, redis: Redis) -> None:
+    cache, load = _cache(batchers(redis)), Loads(OLD, delay=0.05)
 
     answers = await asyncio.gather(*(cache.get("item", "1", load) for _ in range(50)))
 
@@ -108,9 +113,11 @@ async def test_one_load_per_key_however_many_ask_at_once(redis: Redis) -> None:
     assert cache.counts["stampede_wait"] == 49
 
 
-async def test_another_instance_waits_for_the_load_under_way(redis: Redis, redis_url: str) -> None:
+async def test_another_instance_waits_for_the_load_under_way(
+    batchers: Batchers, redis: Redis, redis_url: str
+) -> None:
     other_client = Redis.from_url(redis_url)
-    one, other = _cache(redis), _cache(other_client)
+    one, other = _cache(batchers(redis)), _cache(batchers(other_client))
     load = Loads(OLD, delay=0.05)
     try:
         answers = await asyncio.gather(one.get("item", "1", load), other.get("item", "1", load))
@@ -121,8 +128,8 @@ async def test_another_instance_waits_for_the_load_under_way(redis: Redis, redis
     assert load.calls == 1
 
 
-async def test_a_fill_that_a_write_overtook_is_refused(redis: Redis) -> None:
-    cache, release = _cache(redis), asyncio.Event()
+async def test_a_fill_that_a_write_overtook_is_refused(batchers: Batchers, redis: Redis) -> None:
+    cache, release = _cache(batchers(redis)), asyncio.Event()
     slow = Loads(OLD, release=release)
     # A read misses and loads version 1; a write commits version 2 and invalidates;
     # then the read's fill arrives, with the row it read before the write.
@@ -138,8 +145,8 @@ async def test_a_fill_that_a_write_overtook_is_refused(redis: Redis) -> None:
     assert cache.counts["stale_fill_refused"] == 1
 
 
-async def test_after_invalidate_the_next_read_loads_again(redis: Redis) -> None:
-    cache = _cache(redis)
+async def test_after_invalidate_the_next_read_loads_again(batchers: Batchers, redis: Redis) -> None:
+    cache = _cache(batchers(redis))
     await cache.get("item", "1", Loads(OLD))
 
     await cache.invalidate("item", "1")
@@ -147,8 +154,8 @@ async def test_after_invalidate_the_next_read_loads_again(redis: Redis) -> None:
     assert await cache.get("item", "1", Loads(NEW)) == NEW
 
 
-async def test_entries_live_the_ttl_give_or_take_a_tenth(redis: Redis) -> None:
-    cache = _cache(redis, ttl=100)
+async def test_entries_live_the_ttl_give_or_take_a_tenth(batchers: Batchers, redis: Redis) -> None:
+    cache = _cache(batchers(redis), ttl=100)
     for key in range(20):
         await cache.get("item", str(key), Loads(OLD))
 
@@ -158,9 +165,9 @@ async def test_entries_live_the_ttl_give_or_take_a_tenth(redis: Redis) -> None:
     assert len(set(ttls)) > 1
 
 
-async def test_without_redis_every_read_loads_and_none_fails() -> None:
+async def test_without_redis_every_read_loads_and_none_fails(batchers: Batchers) -> None:
     away = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
-    cache, load = _cache(away), Loads(OLD)
+    cache, load = _cache(batchers(away)), Loads(OLD)
     try:
         answers = [await cache.get("item", "1", load) for _ in range(3)]
         await cache.invalidate("item", "1")
@@ -172,8 +179,8 @@ async def test_without_redis_every_read_loads_and_none_fails() -> None:
     assert cache.counts["error"] >= 3
 
 
-async def test_switched_off_it_only_loads(redis: Redis) -> None:
-    cache, load = _cache(redis, enabled=False), Loads(OLD)
+async def test_switched_off_it_only_loads(batchers: Batchers, redis: Redis) -> None:
+    cache, load = _cache(batchers(redis), enabled=False), Loads(OLD)
 
     await cache.get("item", "1", load)
     await cache.get("item", "1", load)

@@ -10,8 +10,9 @@ from structlog.testing import capture_logs
 
 from servicekit.devstack import free_port
 from servicekit.ratelimit import Decision, RateLimiter, RatePolicy, gcra, rate_limit_headers
-from servicekit.redis import LuaCall, LuaFunction, ScriptBatcher
+from servicekit.redis import LuaCall, LuaFunction
 from servicekit.settings import Rate
+from servicekit.testing import Batchers
 
 TEN_PER_MINUTE = RatePolicy(name="default", quota=10, window=60)
 ECHO = LuaFunction("echo", "return {keys[1], args[1]}")
@@ -108,8 +109,10 @@ async def _evalsha_calls(redis: Redis) -> int:
 
 
 class TestRateLimiter:
-    async def test_counts_per_client_and_refuses_past_the_quota(self, redis: Redis) -> None:
-        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
+    async def test_counts_per_client_and_refuses_past_the_quota(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        limiter = RateLimiter(batchers(redis), namespace="test")
 
         alice = [await limiter.hit(TEN_PER_MINUTE, "user:alice") for _ in range(11)]
         bob = await limiter.hit(TEN_PER_MINUTE, "user:bob")
@@ -121,13 +124,13 @@ class TestRateLimiter:
         assert bob.remaining == 9
 
     async def test_no_overshoot_across_instances_under_concurrency(
-        self, redis: Redis, redis_url: str
+        self, batchers: Batchers, redis: Redis, redis_url: str
     ) -> None:
         # Two instances: two clients, two pools, one Redis.
         other = Redis.from_url(redis_url)
         limiters = [
-            RateLimiter(ScriptBatcher(redis), namespace="test"),
-            RateLimiter(ScriptBatcher(other), namespace="test"),
+            RateLimiter(batchers(redis), namespace="test"),
+            RateLimiter(batchers(other), namespace="test"),
         ]
         policy = RatePolicy(name="default", quota=50, window=60)
         try:
@@ -140,8 +143,10 @@ class TestRateLimiter:
         assert sum(d.allowed for d in decisions) == 50
         assert all(d.retry_after >= 1 for d in decisions if not d.allowed)
 
-    async def test_a_busy_client_is_served_from_leases_exactly(self, redis: Redis) -> None:
-        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
+    async def test_a_busy_client_is_served_from_leases_exactly(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        limiter = RateLimiter(batchers(redis), namespace="test")
         policy = RatePolicy(name="default", quota=600, window=60)
         before = await _evalsha_calls(redis)
 
@@ -151,10 +156,12 @@ class TestRateLimiter:
         # Leases of 1, 2, 4, 8, 16, 32: six round trips for forty requests.
         assert await _evalsha_calls(redis) - before == 6
 
-    async def test_unused_leased_requests_are_given_back(self, redis: Redis) -> None:
+    async def test_unused_leased_requests_are_given_back(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
         policy = RatePolicy(name="default", quota=100, window=60)
-        one = RateLimiter(ScriptBatcher(redis), namespace="test", lease_seconds=0.05)
-        other = RateLimiter(ScriptBatcher(redis), namespace="test")
+        one = RateLimiter(batchers(redis), namespace="test", lease_seconds=0.05)
+        other = RateLimiter(batchers(redis), namespace="test")
         for _ in range(4):  # leases of 1, 2 and 4: three requests of the last unused
             await one.hit(policy, "user:alice")
         await asyncio.sleep(0.1)  # the lease expires
@@ -168,12 +175,12 @@ class TestRateLimiter:
         assert again.remaining == 100 - 6
 
     async def test_leases_never_admit_more_than_the_quota(
-        self, redis: Redis, redis_url: str
+        self, batchers: Batchers, redis: Redis, redis_url: str
     ) -> None:
         other = Redis.from_url(redis_url)
         limiters = [
-            RateLimiter(ScriptBatcher(redis), namespace="test"),
-            RateLimiter(ScriptBatcher(other), namespace="test"),
+            RateLimiter(batchers(redis), namespace="test"),
+            RateLimiter(batchers(other), namespace="test"),
         ]
         policy = RatePolicy(name="default", quota=100, window=60)
         try:
@@ -188,8 +195,10 @@ class TestRateLimiter:
         # Never more than the quota; at most a lease (a tenth of it) per instance unused.
         assert 100 - 2 * 10 <= admitted <= 100
 
-    async def test_what_rides_with_a_decision_costs_no_call_of_its_own(self, redis: Redis) -> None:
-        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
+    async def test_what_rides_with_a_decision_costs_no_call_of_its_own(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        limiter = RateLimiter(batchers(redis), namespace="test")
         await limiter.hit(TEN_PER_MINUTE, "user:bob", then=[LuaCall(ECHO, ["k"], ["v"])])
         before = await _evalsha_calls(redis)  # the script is known to Redis by now
 
@@ -200,8 +209,10 @@ class TestRateLimiter:
         assert await along.reply == [b"test:along", b"first"]
         assert await _evalsha_calls(redis) - before == 1
 
-    async def test_what_rides_with_a_refused_request_never_runs(self, redis: Redis) -> None:
-        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
+    async def test_what_rides_with_a_refused_request_never_runs(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        limiter = RateLimiter(batchers(redis), namespace="test")
         for _ in range(10):
             await limiter.hit(TEN_PER_MINUTE, "user:alice")
 
@@ -213,9 +224,9 @@ class TestRateLimiter:
         assert await redis.exists("test:marked") == 0
 
     async def test_a_request_served_from_a_lease_sends_what_rides_with_it(
-        self, redis: Redis
+        self, batchers: Batchers, redis: Redis
     ) -> None:
-        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
+        limiter = RateLimiter(batchers(redis), namespace="test")
         policy = RatePolicy(name="default", quota=600, window=60)
         for _ in range(3):  # leases of 1 and 2: the next request is served from memory
             await limiter.hit(policy, "user:busy")
@@ -226,16 +237,18 @@ class TestRateLimiter:
         assert await along.reply == 1
         assert await redis.exists("test:marked") == 1
 
-    async def test_keys_expire_once_the_quota_is_whole_again(self, redis: Redis) -> None:
-        await RateLimiter(ScriptBatcher(redis), namespace="test").hit(TEN_PER_MINUTE, "user:alice")
+    async def test_keys_expire_once_the_quota_is_whole_again(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        await RateLimiter(batchers(redis), namespace="test").hit(TEN_PER_MINUTE, "user:alice")
 
         ttl = await redis.pttl("test:rl:default:user:alice")
 
         assert 6_000 < ttl <= 7_000
 
-    async def test_without_redis_a_local_limiter_still_limits(self) -> None:
+    async def test_without_redis_a_local_limiter_still_limits(self, batchers: Batchers) -> None:
         unreachable = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
-        limiter = RateLimiter(ScriptBatcher(unreachable), namespace="test")
+        limiter = RateLimiter(batchers(unreachable), namespace="test")
         try:
             with capture_logs() as logs:
                 decisions = [
@@ -248,8 +261,8 @@ class TestRateLimiter:
         assert limiter.fallbacks == 12
         assert [line["event"] for line in logs] == ["rate_limit_redis_unavailable"]
 
-    async def test_a_refund_gives_one_request_back(self, redis: Redis) -> None:
-        limiter = RateLimiter(ScriptBatcher(redis), namespace="test")
+    async def test_a_refund_gives_one_request_back(self, batchers: Batchers, redis: Redis) -> None:
+        limiter = RateLimiter(batchers(redis), namespace="test")
         for _ in range(10):
             await limiter.hit(TEN_PER_MINUTE, "user:alice")
 

@@ -22,9 +22,8 @@ from servicekit.auth import (
     TokenRevoked,
 )
 from servicekit.devstack import free_port
-from servicekit.redis import ScriptBatcher
 from servicekit.settings import HttpSettings, RedisSettings
-from servicekit.testing import TEST_ISSUER, TokenFactory, app_client
+from servicekit.testing import TEST_ISSUER, Batchers, TokenFactory, app_client
 
 ISSUER = "https://issuer.example"
 
@@ -64,8 +63,10 @@ async def _confirmed(revocations: Revocations, principal: Principal) -> str:
 
 
 class TestRevocations:
-    async def test_a_session_or_a_token_on_the_list_is_refused(self, redis: Redis) -> None:
-        revocations = Revocations(ScriptBatcher(redis), issuer=ISSUER)
+    async def test_a_session_or_a_token_on_the_list_is_refused(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        revocations = Revocations(batchers(redis), issuer=ISSUER)
         await revocations.mark_complete()
         session_gone, token_gone, fine = _principal(), _principal(), _principal()
         later = time.time() + 60
@@ -81,9 +82,11 @@ class TestRevocations:
         assert await _confirmed(revocations, token_gone) == "revoked"
         assert await _confirmed(revocations, fine) == "trusted"
 
-    async def test_another_issuers_list_is_another_list(self, redis: Redis) -> None:
-        ours = Revocations(ScriptBatcher(redis), issuer=ISSUER)
-        theirs = Revocations(ScriptBatcher(redis), issuer="https://elsewhere.example")
+    async def test_another_issuers_list_is_another_list(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        ours = Revocations(batchers(redis), issuer=ISSUER)
+        theirs = Revocations(batchers(redis), issuer="https://elsewhere.example")
         await ours.mark_complete()
         await theirs.mark_complete()
         principal = _principal()
@@ -93,8 +96,10 @@ class TestRevocations:
         assert await _confirmed(ours, principal) == "trusted"
         assert await _confirmed(theirs, principal) == "revoked"
 
-    async def test_entries_are_forgotten_once_no_token_they_cover_lives(self, redis: Redis) -> None:
-        revocations = Revocations(ScriptBatcher(redis), issuer=ISSUER)
+    async def test_entries_are_forgotten_once_no_token_they_cover_lives(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        revocations = Revocations(batchers(redis), issuer=ISSUER)
         principal = _principal()
 
         await revocations.revoke(
@@ -108,17 +113,19 @@ class TestRevocations:
         assert len(keys) == 1
         assert 28_000 < await redis.pttl(keys.pop()) <= 30_000
 
-    async def test_without_the_completeness_marker_no_token_is_trusted(self, redis: Redis) -> None:
-        revocations = Revocations(ScriptBatcher(redis), issuer=ISSUER)
+    async def test_without_the_completeness_marker_no_token_is_trusted(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        revocations = Revocations(batchers(redis), issuer=ISSUER)
 
         assert await _confirmed(revocations, _principal()) == "unknown"
 
     async def test_the_issuer_rebuilds_an_emptied_list_before_trusting_a_token(
-        self, redis: Redis
+        self, batchers: Batchers, redis: Redis
     ) -> None:
         revoked = _principal()
         source = Source([Revoked("session", revoked.session_id, time.time() + 60)])
-        revocations = Revocations(ScriptBatcher(redis), issuer=ISSUER, source=source)
+        revocations = Revocations(batchers(redis), issuer=ISSUER, source=source)
 
         first = await asyncio.gather(
             _confirmed(revocations, revoked), _confirmed(revocations, _principal())
@@ -127,21 +134,21 @@ class TestRevocations:
         assert list(first) == ["revoked", "trusted"]
         assert source.reads == 1  # concurrent requests share one rebuild
 
-    async def test_unreachable_redis_means_unknown_not_trusted(self) -> None:
+    async def test_unreachable_redis_means_unknown_not_trusted(self, batchers: Batchers) -> None:
         away = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
         try:
-            verdict = await _confirmed(
-                Revocations(ScriptBatcher(away), issuer=ISSUER), _principal()
-            )
+            verdict = await _confirmed(Revocations(batchers(away), issuer=ISSUER), _principal())
         finally:
             await away.aclose()
 
         assert verdict == "unknown"
 
-    async def test_the_keeper_rebuilds_a_list_redis_lost(self, redis: Redis) -> None:
+    async def test_the_keeper_rebuilds_a_list_redis_lost(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
         revoked = _principal()
         source = Source([Revoked("session", revoked.session_id, time.time() + 60)])
-        revocations = Revocations(ScriptBatcher(redis), issuer=ISSUER, source=source)
+        revocations = Revocations(batchers(redis), issuer=ISSUER, source=source)
         keeper = asyncio.create_task(revocations.keep(every=0.05))
         try:
             await asyncio.sleep(0.2)
@@ -151,7 +158,7 @@ class TestRevocations:
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
 
-        checker = Revocations(ScriptBatcher(redis), issuer=ISSUER)  # a verifier elsewhere
+        checker = Revocations(batchers(redis), issuer=ISSUER)  # a verifier elsewhere
         assert await _confirmed(checker, revoked) == "revoked"
         assert await _confirmed(checker, _principal()) == "trusted"
 
@@ -167,14 +174,18 @@ class TestThroughTheService:
         return build
 
     async def test_a_revoked_session_is_401_at_once(
-        self, redis: Redis, service: Callable[..., FastAPI], token_factory: TokenFactory
+        self,
+        batchers: Batchers,
+        redis: Redis,
+        service: Callable[..., FastAPI],
+        token_factory: TokenFactory,
     ) -> None:
         token = token_factory.issue()
         sid = jwt.decode(token, options={"verify_signature": False})["sid"]
         headers = {"Authorization": f"Bearer {token}"}
         async with app_client(service()) as client:
             before = await client.get("/whoami", headers=headers)
-            await Revocations(ScriptBatcher(redis), issuer=TEST_ISSUER).revoke(
+            await Revocations(batchers(redis), issuer=TEST_ISSUER).revoke(
                 [Revoked("session", sid, time.time() + 60)]
             )
             after = await client.get("/whoami", headers=headers)
@@ -216,11 +227,15 @@ class TestThroughTheService:
         assert public.status_code == 200
 
     async def test_the_check_is_made_with_the_rate_limit_switched_off_too(
-        self, redis: Redis, service: Callable[..., FastAPI], token_factory: TokenFactory
+        self,
+        batchers: Batchers,
+        redis: Redis,
+        service: Callable[..., FastAPI],
+        token_factory: TokenFactory,
     ) -> None:
         token = token_factory.issue()
         sid = jwt.decode(token, options={"verify_signature": False})["sid"]
-        await Revocations(ScriptBatcher(redis), issuer=TEST_ISSUER).revoke(
+        await Revocations(batchers(redis), issuer=TEST_ISSUER).revoke(
             [Revoked("session", sid, time.time() + 60)]
         )
         async with app_client(service(http=HttpSettings(rate_limit_enabled=False))) as client:

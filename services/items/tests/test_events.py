@@ -25,9 +25,8 @@ from items.settings import ItemsSettings
 from servicekit.cache import ResponseCache
 from servicekit.db import Database, Query, open_database
 from servicekit.events import Consumer, Delivery, Event, Relay, Subscription
-from servicekit.redis import ScriptBatcher
 from servicekit.settings import CacheSettings, DatabaseSettings, EventSettings
-from servicekit.testing import TokenFactory, app_client, prepare_database
+from servicekit.testing import Batchers, TokenFactory, app_client, prepare_database
 
 
 @pytest.fixture
@@ -45,7 +44,10 @@ async def committing(
 
 
 async def test_a_thousand_concurrent_creates_are_a_thousand_events_consumed_once(
-    committing: tuple[httpx.AsyncClient, Database], redis: Redis, token_factory: TokenFactory
+    committing: tuple[httpx.AsyncClient, Database],
+    redis: Redis,
+    batchers: Batchers,
+    token_factory: TokenFactory,
 ) -> None:
     client, database = committing
     owners = [Caller(token_factory) for _ in range(20)]
@@ -68,7 +70,7 @@ async def test_a_thousand_concurrent_creates_are_a_thousand_events_consumed_once
     consumer = Consumer(
         database,
         redis,
-        ResponseCache.configured(ScriptBatcher(redis), CacheSettings(), service="items"),
+        ResponseCache.configured(batchers(redis), CacheSettings(), service="items"),
         subscription=Subscription(EVENTS.stream, {"item.created": audit}),
         group="audit",
         processed=PROCESSED_EVENTS,

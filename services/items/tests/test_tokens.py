@@ -20,9 +20,8 @@ from items.main import create_app
 from items.settings import ItemsSettings
 from servicekit.auth import Revocations, Revoked
 from servicekit.devstack import free_port
-from servicekit.redis import ScriptBatcher
 from servicekit.settings import RedisSettings
-from servicekit.testing import TEST_ISSUER, TokenFactory, app_client
+from servicekit.testing import TEST_ISSUER, Batchers, TokenFactory, app_client
 
 
 def _b64(data: bytes) -> str:
@@ -92,14 +91,14 @@ async def test_a_forged_or_unusable_token_is_401_and_creates_nothing(
 
 
 async def test_a_token_whose_session_was_revoked_is_401(
-    client: httpx.AsyncClient, token_factory: TokenFactory, redis: Redis
+    client: httpx.AsyncClient, token_factory: TokenFactory, redis: Redis, batchers: Batchers
 ) -> None:
     claims = token_factory.claims()
     token = token_factory.issue(claims=claims)
     headers = {"Authorization": f"Bearer {token}"}
     created = await client.post("/items/", json={"name": "Lamp"}, headers=headers)
 
-    await Revocations(ScriptBatcher(redis), issuer=TEST_ISSUER).revoke(
+    await Revocations(batchers(redis), issuer=TEST_ISSUER).revoke(
         [Revoked("session", claims["sid"], time.time() + 60)]
     )
     refused = await client.post("/items/", json={"name": "Lamp"}, headers=headers)

@@ -64,6 +64,7 @@ class ServiceState:
         name: str,
         database: Database,
         redis: Redis,
+        scripts: ScriptBatcher,
         verifier: TokenVerifier,
         revocation_source: RevocationSource | None = None,
         **extra: Any,
@@ -71,7 +72,6 @@ class ServiceState:
         """The state of the service ``name`` on its opened pool, Redis and verifier, as
         ``config`` says; ``revocation_source`` for the issuer of the tokens (it rebuilds
         the revocation list), ``extra`` for a subclass's own fields."""
-        scripts = ScriptBatcher(redis)
         return cls(
             database=database,
             redis=redis,
@@ -113,8 +113,14 @@ async def open_service_state(
     async with (
         open_database(settings.database, application_name=name) as database,
         open_redis(settings.redis, client_name=name) as redis,
+        ScriptBatcher(redis) as scripts,
         open_jwks_verifier(jwks, token=token) as verifier,
     ):
         yield ServiceState.assemble(
-            settings, name=name, database=database, redis=redis, verifier=verifier
+            settings,
+            name=name,
+            database=database,
+            redis=redis,
+            scripts=scripts,
+            verifier=verifier,
         )

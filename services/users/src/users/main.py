@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from servicekit.app import create_service_app
 from servicekit.auth import MAX_LEEWAY_SECONDS, TokenVerifier
 from servicekit.db import open_database
-from servicekit.redis import open_redis
+from servicekit.redis import ScriptBatcher, open_redis
 from users import __version__
 from users.account.endpoints import router as account_router
 from users.account.password import open_password_hasher
@@ -56,6 +56,7 @@ async def _lifespan(settings: UsersSettings) -> AsyncIterator[UsersState]:
     async with (
         open_database(settings.database, application_name="users") as database,
         open_redis(settings.redis, client_name="users") as redis,
+        ScriptBatcher(redis) as scripts,
         open_password_hasher(settings.password_hash) as passwords,
     ):
         keyring = await Keyring.load(
@@ -71,6 +72,7 @@ async def _lifespan(settings: UsersSettings) -> AsyncIterator[UsersState]:
             name="users",
             database=database,
             redis=redis,
+            scripts=scripts,
             verifier=TokenVerifier.configured(keyring, settings.token),
             revocation_source=RecordedRevocations(database),
             settings=settings,

@@ -68,10 +68,9 @@ class EventWorker:
         async with (
             open_database(settings.database, application_name=process) as database,
             open_redis(settings.redis, client_name=process) as redis,
+            ScriptBatcher(redis) as scripts,
         ):
-            cache = ResponseCache.configured(
-                ScriptBatcher(redis), settings.cache, service=self.name
-            )
+            cache = ResponseCache.configured(scripts, settings.cache, service=self.name)
             work = [
                 Relay(
                     database,

@@ -15,7 +15,14 @@ from redis.exceptions import RedisError
 from servicekit.ratelimit._gcra import Decision, gcra
 from servicekit.ratelimit._policy import RatePolicy
 from servicekit.ratelimit._scripts import ADMITTED, TAKE
-from servicekit.redis import LuaCall, Outage, ScriptBatcher, chained, chained_arguments
+from servicekit.redis import (
+    LuaCall,
+    LuaFunction,
+    Outage,
+    ScriptBatcher,
+    chained,
+    chained_arguments,
+)
 
 __all__ = ["RateLimiter"]
 
@@ -82,6 +89,7 @@ class RateLimiter:
         one makes them busy. A float, not a `_Lease`: most clients are quiet, and a
         hundred thousand objects would each be walked by every full garbage collection."""
         self._local: OrderedDict[str, float] = OrderedDict()
+        self._chains: dict[tuple[LuaFunction, ...], str] = {}
         self._outage = Outage("rate_limit")
         self.fallbacks = 0
         """Decisions made locally because Redis could not be asked."""
@@ -136,7 +144,7 @@ class RateLimiter:
             if decision.allowed:
                 self._send(then)
             return decision
-        granted, remaining, reset_ms, retry_ms = (int(value) for value in reply)
+        granted, remaining, reset_ms, retry_ms = reply  # Lua integers: ints
         if not granted:
             self._leases.pop(key, None)
             return Decision(
@@ -196,7 +204,7 @@ class RateLimiter:
                 self._outage.failed(error, meanwhile="per-instance limits until Redis answers")
                 return
             self._outage.answered()
-            granted, remaining, reset_ms, _ = (int(value) for value in reply.result())
+            granted, remaining, reset_ms, _ = reply.result()
             now = time.monotonic()
             lease.dry = not granted
             lease.unused += granted
@@ -219,38 +227,46 @@ class RateLimiter:
         then: Sequence[LuaCall] = (),
     ) -> Any:
         """The take's reply, the calls of ``then`` answered from it; None while Redis is
-        taken to be away (and ``then`` not sent)."""
+        taken to be away (and ``then`` not sent).
+
+        The path of every request of a quiet client: the futures of the batcher are
+        awaited here directly, and a chain's script is made once per set of followers.
+        """
         if self._outage.ongoing:
             return None
         args = [policy.quota, policy.window * 1000, wanted, given_back]
-        try:
-            if not then:
-                return await self._answered(self._scripts.run(TAKE.script, [key], args))
+        if then:
             for call in then:
                 call.sent = True
             keys, chained_args = chained_arguments([key], args, then)
-            script = chained(TAKE, ADMITTED, [call.function for call in then])
-            replies = await self._answered(self._scripts.run(script, keys, chained_args))
-        except _REDIS_ERRORS as exc:
-            for call in then:
-                call.settle(exc)
-            return None
-        for call, reply in zip(then, replies[1:], strict=False):
-            call.settle(reply)
-        for call in then[len(replies) - 1 :]:  # the request was refused: they did not run
-            call.reply.cancel()
-        return replies[0]
-
-    async def _answered(self, reply: Any) -> Any:
+            reply = self._scripts.submit(self._chain(then), keys, chained_args)
+        else:
+            reply = self._scripts.submit(TAKE.script, [key], args)
         try:
             answer = await reply
         except _REDIS_ERRORS as exc:
             self._outage.failed(exc, meanwhile="per-instance limits until Redis answers")
             # Leases were taken from Redis's counts: they cannot be given back now.
             self._leases.clear()
-            raise
+            for call in then:
+                call.settle(exc)
+            return None
         self._outage.answered()
-        return answer
+        if not then:
+            return answer
+        for call, follower_reply in zip(then, answer[1:], strict=False):
+            call.settle(follower_reply)
+        for call in then[len(answer) - 1 :]:  # the request was refused: they did not run
+            call.reply.cancel()
+        return answer[0]
+
+    def _chain(self, then: Sequence[LuaCall]) -> str:
+        """The script of `TAKE` followed by the functions of ``then``."""
+        followers = tuple(call.function for call in then)
+        script = self._chains.get(followers)
+        if script is None:
+            script = self._chains[followers] = chained(TAKE, ADMITTED, followers)
+        return script
 
     def _send(self, then: Sequence[LuaCall]) -> None:
         for call in then:

@@ -1,176 +1,159 @@
-"""`ScriptBatcher`: the Lua scripts of concurrent callers, one pipeline per loop turn."""
+"""`ScriptBatcher`: the Lua scripts of concurrent callers, one write per loop turn."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+from servicekit.redis._connection import Arg, ScriptCall, ScriptConnection, packed
 from servicekit.redis._lua import LuaCall
 
 __all__ = ["ScriptBatcher"]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Call:
-    source: str
-    sha: bytes
-    keys: Sequence[str]
-    args: Sequence[str | int | float | bytes]
-    reply: asyncio.Future[Any] = field(compare=False)
-
-
 class ScriptBatcher:
-    """Runs Lua scripts for concurrent callers, one pipeline per turn of the event loop.
+    """Runs Lua scripts for concurrent callers, one write per turn of the event loop.
 
-    Every request of a busy service asks Redis something (its rate limit, its cache);
-    each command through redis-py costs the process as much CPU as a database query.
-    The calls made while the loop runs its ready callbacks are queued, and sent
-    together at the end of that turn: one connection checkout, one write, one read of
-    all replies. A process has one, shared by every feature that asks Redis on the
-    request path, so a request's own questions (its limit and its cache entry) share
-    a round trip too. Scripts go by SHA (``EVALSHA``); on a server that does not
-    know one yet (a first call, a restarted Redis) it is loaded and the call sent
-    again. A batch not answered within ``timeout`` seconds fails all its callers with
-    `TimeoutError` (one timer per batch, not one per call): a quarter of a second by
-    default, far beyond a healthy Redis and short enough that a request whose
-    features can do without Redis (`Outage`) is not held up for long.
+    Every request of a busy service asks Redis something (its rate limit, its cache).
+    The calls made while the loop runs its ready callbacks are queued, and written
+    together at the end of that turn, on a connection of the batcher's own that every
+    batch shares without waiting for the others (`ScriptConnection`: replies come back
+    in order, each to its caller). A process has one batcher, shared by every feature
+    that asks Redis on the request path, so a request's own questions (its limit and
+    its cache entry) share a round trip too. Scripts go by SHA (``EVALSHA``); one that
+    Redis does not know yet (a first call, a restarted Redis) is sent again whole.
+
+    A batch not answered within ``timeout`` seconds fails with `TimeoutError`, and so
+    does everything else in flight on the connection, which is closed (a late reply
+    could no longer be told from the next one's): a quarter of a second by default,
+    far beyond a healthy Redis and short enough that a request whose features can do
+    without Redis (`Outage`) is not held up for long. The next batch connects again,
+    within as long.
+    Close the batcher (`aclose`, or ``async with``) with the client it was made for.
     """
 
     def __init__(self, redis: Redis, *, timeout: float = 0.25) -> None:
         self.redis = redis
         self.timeout = timeout
-        self._queue: list[_Call] = []
-        self._sending: set[asyncio.Task[None]] = set()
+        self._queue: list[ScriptCall] = []
+        self._connection: ScriptConnection | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._waiting: list[ScriptCall] = []
+        """Calls queued while the connection is being made."""
+        self._closed = False
         self.batches = 0
-        """Round trips made: pipelines sent."""
+        """Round trips made: batches written."""
         self.calls = 0
         """Scripts sent in them."""
 
-    async def run(
-        self, source: str, keys: Sequence[str], args: Sequence[str | int | float | bytes]
-    ) -> Any:
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection; calls still waiting, and any made later, fail."""
+        self._closed = True
+        error = RedisConnectionError("the script batcher is closed")
+        if self._connecting is not None:
+            self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
+        if self._connection is not None:
+            self._connection.close(error)
+        self._fail(self._waiting + self._queue, error)
+        self._waiting, self._queue = [], []
+
+    async def run(self, source: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """The reply of the script ``source`` on ``keys`` and ``args``."""
         return await self.submit(source, keys, args)
 
-    def submit(
-        self, source: str, keys: Sequence[str], args: Sequence[str | int | float | bytes]
-    ) -> asyncio.Future[Any]:
+    def submit(self, source: str, keys: Sequence[str], args: Sequence[Arg]) -> asyncio.Future[Any]:
         """Queue the script now; its reply comes in the returned future.
 
         For a caller with two questions for Redis: submitted in the same turn of the
         loop, they travel in one round trip, whichever is awaited first.
         """
         loop = asyncio.get_running_loop()
-        call = _Call(source, _sha(source), keys, args, loop.create_future())
+        call = ScriptCall(source, _sha(source), keys, args, loop.create_future())
         if not self._queue:
             loop.call_soon(self._send_queued)
         self._queue.append(call)
         return call.reply
 
     def call(self, call: LuaCall) -> None:
-        """Send ``call`` alone (in this turn's pipeline), and settle it with its reply."""
+        """Send ``call`` alone (in this turn's batch), and settle it with its reply."""
         call.sent = True
         reply = self.submit(call.function.script, call.keys, call.args)
         reply.add_done_callback(lambda done: call.settle(done.exception() or done.result()))
 
     def _send_queued(self) -> None:
         calls, self._queue = self._queue, []
+        if self._closed:
+            self._fail(calls, RedisConnectionError("the script batcher is closed"))
+            return
         self.batches += 1
         self.calls += len(calls)
-        task = asyncio.ensure_future(self._send(calls))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(self, calls: list[_Call]) -> None:
-        try:
-            async with asyncio.timeout(self.timeout):
-                replies = await self._pipeline(calls)
-                unknown = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
-                if unknown:
-                    for source in {calls[i].source for i in unknown}:
-                        await self.redis.script_load(source)
-                    again = await self._pipeline([calls[i] for i in unknown])
-                    for i, reply in zip(unknown, again, strict=True):
-                        replies[i] = reply
-        except Exception as exc:
-            for call in calls:
-                if not call.reply.done():
-                    call.reply.set_exception(exc)
+        connection = self._connection
+        if connection is not None and not connection.closed:
+            _write(connection, calls)
             return
-        for call, reply in zip(calls, replies, strict=True):
-            if call.reply.done():
-                continue
-            if isinstance(reply, Exception):
-                call.reply.set_exception(reply)
-            else:
-                call.reply.set_result(reply)
+        self._waiting += calls
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._connect())
 
-    async def _pipeline(self, calls: Sequence[_Call]) -> list[Any]:
-        """One write of every call, then their replies in order, on one pooled connection.
-
-        The connection's own API rather than a `Pipeline`: no per-reply timer (the
-        batch has one), no per-batch bookkeeping, and an error reply (``NOSCRIPT``)
-        is that call's answer while the others are read on.
-        """
-        pool = self.redis.connection_pool
-        connection = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py
+    async def _connect(self) -> None:
         try:
-            await connection.send_packed_command(_packed(calls), check_health=False)
-            replies: list[Any] = []
-            for _ in calls:
-                try:
-                    replies.append(await connection.read_response(timeout=math.inf))
-                except ResponseError as error:
-                    replies.append(error)
-        except BaseException:
-            # Replies may be left unread on it: it must not go back to the pool as is.
-            await connection.disconnect(nowait=True)
-            raise
+            connection = await ScriptConnection.open(self.redis, answer_within=self.timeout)
+        except Exception as exc:
+            self._fail(self._waiting, exc)
+            self._waiting = []
+            return
         finally:
-            await pool.release(connection)
-        return replies
+            self._connecting = None
+        self._connection = connection
+        waiting, self._waiting = self._waiting, []
+        # Those whose callers gave up meanwhile: Redis must not run them.
+        _write(connection, [call for call in waiting if not call.reply.done()])
+
+    @staticmethod
+    def _fail(calls: Sequence[ScriptCall], error: BaseException) -> None:
+        for call in calls:
+            if not call.reply.done():
+                call.reply.set_exception(error)
 
 
-def _packed(calls: Sequence[_Call]) -> bytes:
-    """The calls as ``EVALSHA`` commands in RESP, the protocol's own bytes.
-
-    redis-py's general packer checks and converts every argument through layers meant
-    for any command; these are always a SHA, a count, strings and numbers, and packing
-    them here costs a fifth of what it does there (measured: it was 40% of a batched
-    call's CPU).
-    """
-    parts: list[bytes] = []
-    for call in calls:
-        parts.append(
-            b"*%d\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n"
-            % (3 + len(call.keys) + len(call.args), call.sha)
-        )
-        count = str(len(call.keys)).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(count), count))
-        for value in (*call.keys, *call.args):
-            data = _encoded(value)
-            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
-def _encoded(value: str | int | float | bytes) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode()
-    if isinstance(value, bool):  # an int, but surely a mistake in a script's arguments
-        raise TypeError("a script argument cannot be a bool")
-    return repr(value).encode() if isinstance(value, float) else str(value).encode()
+def _write(connection: ScriptConnection, calls: list[ScriptCall]) -> None:
+    if not calls:
+        return
+    try:
+        data = packed(calls)
+    except TypeError:
+        # An argument that cannot be sent (a bool, say) fails its own call, not the batch.
+        sendable = []
+        for call in calls:
+            try:
+                packed([call])
+            except TypeError as exc:
+                call.reply.set_exception(exc)
+            else:
+                sendable.append(call)
+        calls, data = sendable, packed(sendable)
+    connection.send(calls, data)
 
 
 @lru_cache(maxsize=64)
-def _sha(source: str) -> bytes:
-    return hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest().encode()
+def _sha(source: str) -> str:
+    return hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Final
 
@@ -49,10 +49,12 @@ TEST_ISSUER: Final = "https://issuer.test"
 
 __all__ = [
     "TEST_ISSUER",
+    "Batchers",
     "JwksServer",
     "TestDatabase",
     "TokenFactory",
     "app_client",
+    "batchers",
     "client",
     "db",
     "jwks_url",
@@ -185,9 +187,28 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     list of `TEST_ISSUER`'s tokens, whole and empty (as its issuer would have left it)."""
     client = Redis.from_url(redis_url)
     await client.flushdb()
-    await Revocations(ScriptBatcher(client), issuer=TEST_ISSUER).mark_complete()
+    async with ScriptBatcher(client) as scripts:
+        await Revocations(scripts, issuer=TEST_ISSUER).mark_complete()
     yield client
     await client.aclose()
+
+
+Batchers = Callable[..., ScriptBatcher]
+"""``batchers(redis, timeout=…)``: a `ScriptBatcher` on the client ``redis``."""
+
+
+@pytest.fixture
+async def batchers() -> AsyncIterator[Batchers]:
+    """Script batchers for a test (each with a connection of its own), closed after it."""
+    made: list[ScriptBatcher] = []
+
+    def make(redis: Redis, *, timeout: float = 0.25) -> ScriptBatcher:
+        made.append(ScriptBatcher(redis, timeout=timeout))
+        return made[-1]
+
+    yield make
+    for batcher in made:
+        await batcher.aclose()
 
 
 @pytest.fixture
