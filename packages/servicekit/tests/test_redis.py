@@ -101,6 +101,19 @@ async def test_arguments_of_every_kind_arrive_as_sent(batchers: Batchers, redis:
     ]
 
 
+async def test_integers_arrive_as_sent_however_many_there_are(
+    batchers: Batchers, redis: Redis
+) -> None:
+    # More distinct integers than the packer remembers, twice: remembered or not, each
+    # arrives as itself.
+    numbers = [-(2**63), -1, 0, 7, 10**18, *range(5000)]
+    batcher = batchers(redis, timeout=2)
+
+    for _ in range(2):
+        reply = await batcher.run(ECHO_ALL, ["numbers"], numbers)
+        assert reply == [b"numbers", *(str(n).encode() for n in numbers)]
+
+
 class TestChained:
     LEAD = LuaFunction("lead", "return {tonumber(args[1]), keys[1]}")
     FIRST = LuaFunction("first", "return {keys[1], args[1], args[2]}")

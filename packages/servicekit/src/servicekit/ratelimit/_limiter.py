@@ -103,8 +103,35 @@ class RateLimiter:
 
         The calls of ``then`` are sent if the request is admitted (in the limit's own
         script when it goes to Redis, else on their own), and dropped if it is not.
+
+        The path of every request: one coroutine, the rest synchronous helpers (a quiet
+        client's request is a script call and its bookkeeping, nothing more).
         """
-        decision = await self._decide(policy, f"{self.namespace}:rl:{policy.name}:{client}", then)
+        key = f"{self.namespace}:rl:{policy.name}:{client}"
+        while (lease := self._leases.get(key)) is not None:
+            now = time.monotonic()
+            if lease.unused and now < lease.expires:
+                lease.unused -= 1
+                if lease.unused < lease.size // 2 and lease.refill is None and not lease.dry:
+                    self._refill(key, policy, lease)
+                self._send(then)
+                return _from_lease(lease, now, policy.window / policy.quota)
+            if lease.refill is None:
+                break
+            # Taken up, or past its time, with the next take on its way: wait for it.
+            await lease.refill
+        wanted, given_back = self._next_take(key, lease, policy, time.monotonic())
+        if self._outage.ongoing:
+            decision = self._hit_locally(key, policy, then)
+        else:
+            try:
+                answer = await self._ask(key, policy, wanted, given_back, then)
+            except _REDIS_ERRORS as exc:
+                self._unanswered(exc, then)
+                decision = self._hit_locally(key, policy, then)
+            else:
+                self._outage.answered()
+                decision = self._taken(key, policy, wanted, _settled(answer, then))
         if not decision.allowed:
             self.refused[policy.name] += 1
         return decision
@@ -113,37 +140,45 @@ class RateLimiter:
         """Give back one request counted by `hit`: an attempt that turned out not to
         count, such as a login that succeeded."""
         key = f"{self.namespace}:rl:{policy.name}:{client}"
-        if await self._take(key, policy, wanted=0, given_back=1) is not None:
-            return
+        if not self._outage.ongoing:
+            try:
+                await self._ask(key, policy, 0, 1, ())
+            except _REDIS_ERRORS as exc:
+                self._unanswered(exc, ())
+            else:
+                self._outage.answered()
+                return
         tat = self._local.get(key)
         if tat is not None:
             self._local[key] = max(tat - policy.window / policy.quota, time.time())
 
-    async def _decide(self, policy: RatePolicy, key: str, then: Sequence[LuaCall]) -> Decision:
-        interval = policy.window / policy.quota
-        while True:
-            lease = self._leases.get(key)
-            now = time.monotonic()
-            if lease is None:
-                break
-            if lease.unused and now < lease.expires:
-                lease.unused -= 1
-                if lease.unused < lease.size // 2 and lease.refill is None and not lease.dry:
-                    self._refill(key, policy, lease)
-                self._send(then)
-                return _from_lease(lease, now, interval)
-            if lease.refill is None:
-                break
-            # Taken up, or past its time, with the next take on its way: wait for it.
-            await lease.refill
-        wanted, given_back = self._next_take(key, lease, policy, now)
-        reply = await self._take(key, policy, wanted=wanted, given_back=given_back, then=then)
-        if reply is None:
-            self.fallbacks += 1
-            decision = self._hit_locally(key, policy)
-            if decision.allowed:
-                self._send(then)
-            return decision
+    def _ask(
+        self,
+        key: str,
+        policy: RatePolicy,
+        wanted: int,
+        given_back: int,
+        then: Sequence[LuaCall],
+    ) -> asyncio.Future[Any]:
+        """Send the take, the calls of ``then`` chained after it (`_settled` answers them)."""
+        args = [policy.quota, policy.window * 1000, wanted, given_back]
+        if not then:
+            return self._scripts.submit(TAKE.script, [key], args)
+        for call in then:
+            call.sent = True
+        keys, chained_args = chained_arguments([key], args, then)
+        return self._scripts.submit(self._chain(then), keys, chained_args)
+
+    def _unanswered(self, exc: BaseException, then: Sequence[LuaCall]) -> None:
+        """Redis did not answer the take: limits are local until it does."""
+        self._outage.failed(exc, meanwhile="per-instance limits until Redis answers")
+        # Leases were taken from Redis's counts: they cannot be given back now.
+        self._leases.clear()
+        for call in then:
+            call.settle(exc)
+
+    def _taken(self, key: str, policy: RatePolicy, wanted: int, reply: Any) -> Decision:
+        """The decision of Redis's reply to a take of ``wanted``; a lease of what it granted."""
         granted, remaining, reset_ms, retry_ms = reply  # Lua integers: ints
         if not granted:
             self._leases.pop(key, None)
@@ -172,7 +207,7 @@ class RateLimiter:
         )
         self._recent.pop(key, None)
         self._remember(self._leases, key, lease)
-        return _from_lease(lease, now, interval)
+        return _from_lease(lease, now, policy.window / policy.quota)
 
     def _next_take(
         self, key: str, lease: _Lease | None, policy: RatePolicy, now: float
@@ -217,67 +252,31 @@ class RateLimiter:
         args = [policy.quota, policy.window * 1000, wanted, 0]
         self._scripts.submit(TAKE.script, [key], args).add_done_callback(refilled)
 
-    async def _take(
-        self,
-        key: str,
-        policy: RatePolicy,
-        *,
-        wanted: int,
-        given_back: int,
-        then: Sequence[LuaCall] = (),
-    ) -> Any:
-        """The take's reply, the calls of ``then`` answered from it; None while Redis is
-        taken to be away (and ``then`` not sent).
-
-        The path of every request of a quiet client: the futures of the batcher are
-        awaited here directly, and a chain's script is made once per set of followers.
-        """
-        if self._outage.ongoing:
-            return None
-        args = [policy.quota, policy.window * 1000, wanted, given_back]
-        if then:
-            for call in then:
-                call.sent = True
-            keys, chained_args = chained_arguments([key], args, then)
-            reply = self._scripts.submit(self._chain(then), keys, chained_args)
-        else:
-            reply = self._scripts.submit(TAKE.script, [key], args)
-        try:
-            answer = await reply
-        except _REDIS_ERRORS as exc:
-            self._outage.failed(exc, meanwhile="per-instance limits until Redis answers")
-            # Leases were taken from Redis's counts: they cannot be given back now.
-            self._leases.clear()
-            for call in then:
-                call.settle(exc)
-            return None
-        self._outage.answered()
-        if not then:
-            return answer
-        for call, follower_reply in zip(then, answer[1:], strict=False):
-            call.settle(follower_reply)
-        for call in then[len(answer) - 1 :]:  # the request was refused: they did not run
-            call.reply.cancel()
-        return answer[0]
-
     def _chain(self, then: Sequence[LuaCall]) -> str:
         """The script of `TAKE` followed by the functions of ``then``."""
-        followers = tuple(call.function for call in then)
+        followers = tuple([call.function for call in then])
         script = self._chains.get(followers)
         if script is None:
             script = self._chains[followers] = chained(TAKE, ADMITTED, followers)
         return script
 
     def _send(self, then: Sequence[LuaCall]) -> None:
+        """Send the calls of ``then`` alone, but those already answered (failed with
+        the take that carried them)."""
         for call in then:
-            self._scripts.call(call)
+            if not call.reply.done():
+                self._scripts.call(call)
 
-    def _hit_locally(self, key: str, policy: RatePolicy) -> Decision:
+    def _hit_locally(self, key: str, policy: RatePolicy, then: Sequence[LuaCall]) -> Decision:
+        """The in-process limiter's decision, while Redis is away (``then`` sent alone)."""
+        self.fallbacks += 1
         now = time.time()
         decision, tat = gcra(
             self._local.get(key, now), now, quota=policy.quota, window=policy.window
         )
         self._remember(self._local, key, tat)
+        if decision.allowed:
+            self._send(then)
         return decision
 
     @staticmethod
@@ -291,6 +290,18 @@ class RateLimiter:
 def _largest(policy: RatePolicy) -> int:
     """The most requests of ``policy`` an instance takes at once."""
     return max(1, min(_LARGEST_LEASE, policy.quota // 10))
+
+
+def _settled(answer: Any, then: Sequence[LuaCall]) -> Any:
+    """The take's own reply from a chained script's ``answer``; the calls of ``then``
+    answered from the rest (cancelled if the request was refused: they did not run)."""
+    if not then:
+        return answer
+    for call, reply in zip(then, answer[1:], strict=False):
+        call.settle(reply)
+    for call in then[len(answer) - 1 :]:
+        call.reply.cancel()
+    return answer[0]
 
 
 def _from_lease(lease: _Lease, now: float, interval: float) -> Decision:
