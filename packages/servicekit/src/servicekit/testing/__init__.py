@@ -194,7 +194,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 Batchers = Callable[..., ScriptBatcher]
-"""``batchers(redis, timeout=…)``: a `ScriptBatcher` on the client ``redis``."""
+"""``batchers(redis, timeout=…, max_batch=…)``: a `ScriptBatcher` on the client ``redis``."""
 
 
 @pytest.fixture
@@ -202,8 +202,8 @@ async def batchers() -> AsyncIterator[Batchers]:
     """Script batchers for a test (each with a connection of its own), closed after it."""
     made: list[ScriptBatcher] = []
 
-    def make(redis: Redis, *, timeout: float = 0.25) -> ScriptBatcher:
-        made.append(ScriptBatcher(redis, timeout=timeout))
+    def make(redis: Redis, *, timeout: float = 0.25, max_batch: int = 16) -> ScriptBatcher:
+        made.append(ScriptBatcher(redis, timeout=timeout, max_batch=max_batch))
         return made[-1]
 
     yield make
