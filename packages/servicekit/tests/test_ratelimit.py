@@ -174,6 +174,37 @@ class TestRateLimiter:
         assert elsewhere.remaining == 100 - 7 - 1
         assert again.remaining == 100 - 6
 
+    async def test_a_second_request_within_a_lease_makes_a_client_busy(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        policy = RatePolicy(name="default", quota=100, window=60)
+        one = RateLimiter(batchers(redis), namespace="test", lease_seconds=0.3)
+        other = RateLimiter(batchers(redis), namespace="test")
+        await one.hit(policy, "user:zed")  # starts the table's generation
+        await asyncio.sleep(0.2)
+        await one.hit(policy, "user:alice")  # alone: one request taken
+        await asyncio.sleep(0.15)
+        await one.hit(policy, "user:bob")  # a new generation: alice's note is the older one
+        await one.hit(policy, "user:alice")  # within 0.3 s of the first: busy, takes two
+
+        elsewhere = await other.hit(policy, "user:alice")
+
+        assert elsewhere.remaining == 100 - 3 - 1
+
+    async def test_a_client_quiet_for_longer_than_a_lease_takes_one_at_a_time(
+        self, batchers: Batchers, redis: Redis
+    ) -> None:
+        policy = RatePolicy(name="default", quota=100, window=60)
+        one = RateLimiter(batchers(redis), namespace="test", lease_seconds=0.05)
+        other = RateLimiter(batchers(redis), namespace="test")
+        await one.hit(policy, "user:alice")
+        await asyncio.sleep(0.12)  # past its note, whichever generation holds it
+        await one.hit(policy, "user:alice")
+
+        elsewhere = await other.hit(policy, "user:alice")
+
+        assert elsewhere.remaining == 100 - 2 - 1
+
     async def test_leases_never_admit_more_than_the_quota(
         self, batchers: Batchers, redis: Redis, redis_url: str
     ) -> None:

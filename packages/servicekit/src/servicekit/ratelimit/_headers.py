@@ -15,6 +15,6 @@ def rate_limit_headers(policy: RatePolicy, decision: Decision) -> list[tuple[byt
         (b"ratelimit-policy", policy.policy_field),
         (
             b"ratelimit",
-            b'"%s";r=%d;t=%d' % (policy.name.encode(), decision.remaining, decision.reset),
+            b"%s;r=%d;t=%d" % (policy.name_field, decision.remaining, decision.reset),
         ),
     ]

@@ -19,6 +19,8 @@ class RatePolicy:
     window: int
     policy_field: bytes = field(init=False, repr=False, compare=False)
     """Its ``RateLimit-Policy`` item as sent, made once."""
+    name_field: bytes = field(init=False, repr=False, compare=False)
+    """Its name as a structured-field string (``"default"``), made once."""
 
     def __post_init__(self) -> None:
         if self.quota < 1 or self.window < 1:
@@ -26,6 +28,7 @@ class RatePolicy:
         if not re.fullmatch(r"[a-z][a-z0-9_-]*", self.name):
             raise ValueError(f"{self.name!r} is not a policy name (a-z, 0-9, _ and -)")
         object.__setattr__(self, "policy_field", self.policy_header.encode())
+        object.__setattr__(self, "name_field", f'"{self.name}"'.encode())
 
     @classmethod
     def of(cls, name: str, rate: Rate) -> RatePolicy:

@@ -27,7 +27,7 @@ class Outage:
     @property
     def ongoing(self) -> bool:
         """Whether to skip Redis now."""
-        return time.monotonic() < self._until
+        return self._until > 0 and time.monotonic() < self._until
 
     def failed(self, exc: BaseException, *, meanwhile: str) -> None:
         """A call failed with ``exc``; ``meanwhile`` says what the feature does instead."""

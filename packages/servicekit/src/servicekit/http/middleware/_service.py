@@ -187,14 +187,11 @@ class ServiceMiddleware:
         if token is not None:
             credentials = await read_credentials(state, token, revocation=cached is None)
             scope[CREDENTIALS_KEY] = credentials
-        calls = [
-            call
-            for call in (
-                cached[1].call if cached is not None else None,
-                credentials.revocation if credentials is not None else None,
-            )
-            if call is not None
-        ]
+        calls = []
+        if cached is not None and cached[1].call is not None:
+            calls.append(cached[1].call)
+        if credentials is not None and credentials.revocation is not None:
+            calls.append(credentials.revocation)
         policy = self.rate_limit
         if policy is None:
             for call in calls:
