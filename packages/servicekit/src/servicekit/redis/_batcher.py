@@ -1,4 +1,4 @@
-"""`ScriptBatcher`: the Lua scripts of concurrent callers, one write per loop turn."""
+"""`ScriptBatcher`: the Lua scripts of concurrent callers, written together in batches."""
 
 from __future__ import annotations
 
