@@ -15,6 +15,7 @@ from servicekit.settings import Rate
 from servicekit.testing import Batchers
 
 TEN_PER_MINUTE = RatePolicy(name="default", quota=10, window=60)
+A_HUNDRED_PER_MINUTE = RatePolicy(name="default", quota=100, window=60)
 ECHO = LuaFunction("echo", "return {keys[1], args[1]}")
 MARK = LuaFunction("mark", "return redis.call('SET', keys[1], '1') and 1")
 
@@ -108,6 +109,17 @@ async def _evalsha_calls(redis: Redis) -> int:
     return int(stats.get("cmdstat_evalsha", {"calls": 0})["calls"])
 
 
+def _one_and_another(
+    batchers: Batchers, redis: Redis, *, lease_seconds: float
+) -> tuple[RateLimiter, RateLimiter]:
+    """Two instances on one Redis: the one under test, with leases of ``lease_seconds``,
+    and another whose next decision shows what Redis has counted for a client."""
+    return (
+        RateLimiter(batchers(redis), namespace="test", lease_seconds=lease_seconds),
+        RateLimiter(batchers(redis), namespace="test"),
+    )
+
+
 class TestRateLimiter:
     async def test_counts_per_client_and_refuses_past_the_quota(
         self, batchers: Batchers, redis: Redis
@@ -159,9 +171,8 @@ class TestRateLimiter:
     async def test_unused_leased_requests_are_given_back(
         self, batchers: Batchers, redis: Redis
     ) -> None:
-        policy = RatePolicy(name="default", quota=100, window=60)
-        one = RateLimiter(batchers(redis), namespace="test", lease_seconds=0.05)
-        other = RateLimiter(batchers(redis), namespace="test")
+        policy = A_HUNDRED_PER_MINUTE
+        one, other = _one_and_another(batchers, redis, lease_seconds=0.05)
         for _ in range(4):  # leases of 1, 2 and 4: three requests of the last unused
             await one.hit(policy, "user:alice")
         await asyncio.sleep(0.1)  # the lease expires
@@ -177,15 +188,14 @@ class TestRateLimiter:
     async def test_a_second_request_within_a_lease_makes_a_client_busy(
         self, batchers: Batchers, redis: Redis
     ) -> None:
-        policy = RatePolicy(name="default", quota=100, window=60)
-        one = RateLimiter(batchers(redis), namespace="test", lease_seconds=0.3)
-        other = RateLimiter(batchers(redis), namespace="test")
+        policy = A_HUNDRED_PER_MINUTE
+        one, other = _one_and_another(batchers, redis, lease_seconds=0.6)
         await one.hit(policy, "user:zed")  # starts the table's generation
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
         await one.hit(policy, "user:alice")  # alone: one request taken
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(0.35)
         await one.hit(policy, "user:bob")  # a new generation: alice's note is the older one
-        await one.hit(policy, "user:alice")  # within 0.3 s of the first: busy, takes two
+        await one.hit(policy, "user:alice")  # within 0.6 s of the first: busy, takes two
 
         elsewhere = await other.hit(policy, "user:alice")
 
@@ -194,9 +204,8 @@ class TestRateLimiter:
     async def test_a_client_quiet_for_longer_than_a_lease_takes_one_at_a_time(
         self, batchers: Batchers, redis: Redis
     ) -> None:
-        policy = RatePolicy(name="default", quota=100, window=60)
-        one = RateLimiter(batchers(redis), namespace="test", lease_seconds=0.05)
-        other = RateLimiter(batchers(redis), namespace="test")
+        policy = A_HUNDRED_PER_MINUTE
+        one, other = _one_and_another(batchers, redis, lease_seconds=0.05)
         await one.hit(policy, "user:alice")
         await asyncio.sleep(0.12)  # past its note, whichever generation holds it
         await one.hit(policy, "user:alice")

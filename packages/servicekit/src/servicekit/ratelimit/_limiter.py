@@ -92,8 +92,7 @@ class RateLimiter:
         """The same, noted in the generation before: forgotten at the next turn."""
         self._quiet_turns_at = 0.0
         self._local: OrderedDict[str, float] = OrderedDict()
-        self._chains: dict[LuaFunction | tuple[LuaFunction, ...], str] = {}
-        """Chained scripts by follower (one, or a tuple of several)."""
+        self._chains: dict[tuple[LuaFunction, ...], str] = {}
         self._outage = Outage("rate_limit")
         self.fallbacks = 0
         """Decisions made locally because Redis could not be asked."""
@@ -253,12 +252,10 @@ class RateLimiter:
 
     def _chain(self, then: Sequence[LuaCall]) -> str:
         """The script of `TAKE` followed by the functions of ``then``."""
-        followers = then[0].function if len(then) == 1 else tuple([c.function for c in then])
+        followers = tuple([call.function for call in then])
         script = self._chains.get(followers)
         if script is None:
-            script = self._chains[followers] = chained(
-                TAKE, ADMITTED, [call.function for call in then]
-            )
+            script = self._chains[followers] = chained(TAKE, ADMITTED, followers)
         return script
 
     def _send(self, then: Sequence[LuaCall]) -> None:

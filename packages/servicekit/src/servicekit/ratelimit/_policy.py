@@ -27,8 +27,11 @@ class RatePolicy:
             raise ValueError("a rate limit needs a quota and a window of at least 1")
         if not re.fullmatch(r"[a-z][a-z0-9_-]*", self.name):
             raise ValueError(f"{self.name!r} is not a policy name (a-z, 0-9, _ and -)")
-        object.__setattr__(self, "policy_field", self.policy_header.encode())
-        object.__setattr__(self, "name_field", f'"{self.name}"'.encode())
+        name_field = f'"{self.name}"'.encode()
+        object.__setattr__(self, "name_field", name_field)
+        object.__setattr__(
+            self, "policy_field", b"%s;q=%d;w=%d" % (name_field, self.quota, self.window)
+        )
 
     @classmethod
     def of(cls, name: str, rate: Rate) -> RatePolicy:
@@ -38,4 +41,4 @@ class RatePolicy:
     @property
     def policy_header(self) -> str:
         """Its ``RateLimit-Policy`` item: ``"default";q=600;w=60``."""
-        return f'"{self.name}";q={self.quota};w={self.window}'
+        return self.policy_field.decode()

@@ -53,6 +53,8 @@ class ScriptBatcher:
         self.timeout = timeout
         self.max_batch = max_batch
         self._queue: list[ScriptCall] = []
+        self._turn_end_scheduled = False
+        """Whether the end of this loop turn will send what is still queued."""
         self._connection: ScriptConnection | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._waiting: list[ScriptCall] = []
@@ -100,8 +102,9 @@ class ScriptBatcher:
         """
         loop = asyncio.get_running_loop()
         call = ScriptCall(source, _sha(source), keys, args, loop.create_future())
-        if not self._queue:
-            loop.call_soon(self._send_queued)
+        if not self._turn_end_scheduled:
+            self._turn_end_scheduled = True
+            loop.call_soon(self._send_at_turn_end)
         self._queue.append(call)
         if len(self._queue) >= self.max_batch:
             self._send_queued()
@@ -113,9 +116,13 @@ class ScriptBatcher:
         reply = self.submit(call.function.script, call.keys, call.args)
         reply.add_done_callback(lambda done: call.settle(done.exception() or done.result()))
 
+    def _send_at_turn_end(self) -> None:
+        self._turn_end_scheduled = False
+        self._send_queued()
+
     def _send_queued(self) -> None:
         calls, self._queue = self._queue, []
-        if not calls:  # the turn's queue left whole when it filled up
+        if not calls:  # the last batch of the turn filled up and left already
             return
         if self._closed:
             self._fail(calls, RedisConnectionError("the script batcher is closed"))

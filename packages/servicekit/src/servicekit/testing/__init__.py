@@ -29,7 +29,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
-from typing import Final
+from typing import Any, Final
 
 import httpx
 import pytest
@@ -202,8 +202,8 @@ async def batchers() -> AsyncIterator[Batchers]:
     """Script batchers for a test (each with a connection of its own), closed after it."""
     made: list[ScriptBatcher] = []
 
-    def make(redis: Redis, *, timeout: float = 0.25, max_batch: int = 16) -> ScriptBatcher:
-        made.append(ScriptBatcher(redis, timeout=timeout, max_batch=max_batch))
+    def make(redis: Redis, **options: Any) -> ScriptBatcher:
+        made.append(ScriptBatcher(redis, **options))
         return made[-1]
 
     yield make

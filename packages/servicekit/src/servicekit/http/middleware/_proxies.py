@@ -58,15 +58,14 @@ class TrustedProxies:
                 # The common case: a client's address, one of many, seen once in a while.
                 # Read as an integer, not through `ipaddress` and a cache it would churn
                 # (measured: 7.4 against 2.8 µs a request from 100,000 clients).
-                client = text
-                if not self._trusts_ipv4(text):
-                    break
-                continue
-            address = _address(text)
-            if address is None:
-                break  # garbage the last trusted proxy passed on: that proxy is the client
+                address, trusted = text, self._trusts_ipv4(text)
+            else:
+                found = _address(text)
+                if found is None:
+                    break  # garbage the last trusted proxy passed on: that proxy is the client
+                address, trusted = found, self.trusts(found)
             client = address
-            if not self.trusts(address):
+            if not trusted:
                 break
         return client
 
