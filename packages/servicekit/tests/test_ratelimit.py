@@ -165,15 +165,16 @@ class TestRateLimiter:
         decisions = [await limiter.hit(policy, "user:busy") for _ in range(40)]
 
         assert [d.remaining for d in decisions] == list(range(599, 559, -1))
-        # Leases of 1, 2, 4, 8, 16, 32: six round trips for forty requests.
-        assert await _evalsha_calls(redis) - before == 6
+        # One request, then one that finds the first counted in Redis (busy), then
+        # leases of 2, 4, 8, 16, 32: seven round trips for forty requests.
+        assert await _evalsha_calls(redis) - before == 7
 
     async def test_unused_leased_requests_are_given_back(
         self, batchers: Batchers, redis: Redis
     ) -> None:
         policy = A_HUNDRED_PER_MINUTE
         one, other = _one_and_another(batchers, redis, lease_seconds=0.05)
-        for _ in range(4):  # leases of 1, 2 and 4: three requests of the last unused
+        for _ in range(4):  # takes of 1, 1, 2 and 4: four requests of the last unused
             await one.hit(policy, "user:alice")
         await asyncio.sleep(0.1)  # the lease expires
 
@@ -182,37 +183,36 @@ class TestRateLimiter:
 
         # The other instance sees the lease as taken; once given back, the
         # client has used exactly six of its hundred.
-        assert elsewhere.remaining == 100 - 7 - 1
+        assert elsewhere.remaining == 100 - 8 - 1
         assert again.remaining == 100 - 6
 
-    async def test_a_second_request_within_a_lease_makes_a_client_busy(
+    async def test_a_client_redis_still_counts_is_busy_whichever_instance_it_used(
         self, batchers: Batchers, redis: Redis
     ) -> None:
-        policy = A_HUNDRED_PER_MINUTE
-        one, other = _one_and_another(batchers, redis, lease_seconds=0.6)
-        await one.hit(policy, "user:zed")  # starts the table's generation
-        await asyncio.sleep(0.3)
-        await one.hit(policy, "user:alice")  # alone: one request taken
-        await asyncio.sleep(0.35)
-        await one.hit(policy, "user:bob")  # a new generation: alice's note is the older one
-        await one.hit(policy, "user:alice")  # within 0.6 s of the first: busy, takes two
+        policy = A_HUNDRED_PER_MINUTE  # one request's count lasts 0.6 s
+        one, other = _one_and_another(batchers, redis, lease_seconds=0.5)
+        await other.hit(policy, "user:alice")
+        await one.hit(policy, "user:alice")  # alone, and finds alice counted: busy
+        await one.hit(policy, "user:alice")  # takes two
 
         elsewhere = await other.hit(policy, "user:alice")
 
-        assert elsewhere.remaining == 100 - 3 - 1
+        assert elsewhere.remaining == 100 - 4 - 1
 
-    async def test_a_client_quiet_for_longer_than_a_lease_takes_one_at_a_time(
+    async def test_a_client_redis_no_longer_counts_takes_one_at_a_time(
         self, batchers: Batchers, redis: Redis
     ) -> None:
-        policy = A_HUNDRED_PER_MINUTE
+        policy = RatePolicy(name="default", quota=300, window=60)  # a request counts 0.2 s
         one, other = _one_and_another(batchers, redis, lease_seconds=0.05)
         await one.hit(policy, "user:alice")
-        await asyncio.sleep(0.12)  # past its note, whichever generation holds it
-        await one.hit(policy, "user:alice")
+        for _ in range(2):
+            await asyncio.sleep(0.3)  # past its count and the 0.05 s the count lingers
+            await one.hit(policy, "user:alice")
 
         elsewhere = await other.hit(policy, "user:alice")
 
-        assert elsewhere.remaining == 100 - 2 - 1
+        # What Redis counts: the last request alone (two, had it been taken for busy).
+        assert elsewhere.remaining == 300 - 1 - 1
 
     async def test_leases_never_admit_more_than_the_quota(
         self, batchers: Batchers, redis: Redis, redis_url: str
