@@ -202,7 +202,7 @@ class RateLimiter:
         if wanted == 1:
             if found and key not in self._leases:
                 self._busy(key, remaining, reset_ms)
-            reset = max(1, (reset_ms + 999) // 1000)
+            reset = (reset_ms + 999) // 1000  # a grant's reset_ms is at least 1
             return Decision(True, remaining, reset, 0)  # noqa: FBT003 -- hot path: keywords cost 0.4 µs
         now = time.monotonic()
         lease = _Lease(
@@ -276,7 +276,9 @@ class RateLimiter:
 
     def _chain(self, then: Sequence[LuaCall]) -> str:
         """The script of `TAKE` followed by the functions of ``then``."""
-        followers = tuple([call.function for call in then])
+        followers = (
+            (then[0].function,) if len(then) == 1 else tuple([call.function for call in then])
+        )
         script = self._chains.get(followers)
         if script is None:
             script = self._chains[followers] = chained(TAKE, ADMITTED, followers)

@@ -126,5 +126,7 @@ def chained_arguments(
     args: list[Arg] = [len(lead_keys), len(lead_args), *lead_args]
     for call in calls:
         keys += call.keys
-        args += (len(call.keys), len(call.args), *call.args)
+        args.append(len(call.keys))
+        args.append(len(call.args))
+        args += call.args
     return keys, args
