@@ -168,17 +168,13 @@ class RateLimiter:
         then: Sequence[LuaCall],
     ) -> asyncio.Future[Any]:
         """Send the take, the calls of ``then`` chained after it (`_settled` answers them)."""
-        args = self._take_args(policy, wanted, given_back)
+        args = [policy.quota, policy.window * 1000, wanted, given_back, self._linger]
         if not then:
             return self._scripts.submit(TAKE.script, [key], args)
         for call in then:
             call.sent = True
         keys, chained_args = chained_arguments([key], args, then)
         return self._scripts.submit(self._chain(then), keys, chained_args)
-
-    def _take_args(self, policy: RatePolicy, wanted: int, given_back: int) -> list[int]:
-        """`TAKE`'s arguments."""
-        return [policy.quota, policy.window * 1000, wanted, given_back, self._linger]
 
     def _unanswered(self, exc: BaseException, then: Sequence[LuaCall]) -> None:
         """Redis did not answer the take: limits are local until it does."""
@@ -271,8 +267,7 @@ class RateLimiter:
                 lease.expires = now + self.lease_seconds
                 lease.size = wanted
 
-        args = self._take_args(policy, wanted, 0)
-        self._scripts.submit(TAKE.script, [key], args).add_done_callback(refilled)
+        self._ask(key, policy, wanted, 0, ()).add_done_callback(refilled)
 
     def _chain(self, then: Sequence[LuaCall]) -> str:
         """The script of `TAKE` followed by the functions of ``then``."""
@@ -332,9 +327,5 @@ def _settled(answer: Any, then: Sequence[LuaCall]) -> Any:
 
 def _from_lease(lease: _Lease, now: float, interval: float) -> Decision:
     """A request served from ``lease``: the lease's unused requests are the client's."""
-    return Decision(
-        allowed=True,
-        remaining=lease.remaining + lease.unused,
-        reset=max(1, math.ceil(lease.whole_at - lease.unused * interval - now)),
-        retry_after=0,
-    )
+    reset = math.ceil(lease.whole_at - lease.unused * interval - now)
+    return Decision(True, lease.remaining + lease.unused, reset if reset > 1 else 1, 0)  # noqa: FBT003 -- hot path
