@@ -196,7 +196,7 @@ class RateLimiter:
                 retry_after=max(1, math.ceil(retry_ms / 1000)),
             )
         if wanted == 1:
-            if found and key not in self._leases:
+            if found and key not in self._leases and _largest(policy) > 1:
                 self._busy(key, remaining, reset_ms)
             reset = (reset_ms + 999) // 1000  # a grant's reset_ms is at least 1
             return Decision(True, remaining, reset, 0)  # noqa: FBT003 -- hot path: keywords cost 0.4 µs
@@ -214,7 +214,8 @@ class RateLimiter:
     def _busy(self, key: str, remaining: int, reset_ms: int) -> None:
         """Redis still held the count of ``key``'s client, just admitted alone: it was busy
         lately, here or on another instance. An empty lease says so for ``lease_seconds``:
-        its next request takes two."""
+        its next request takes two (unless the policy's leases are of one: then nothing
+        is noted)."""
         now = time.monotonic()
         lease = _Lease(
             unused=0,
