@@ -268,7 +268,7 @@ class TestRateLimiter:
     ) -> None:
         limiter = RateLimiter(batchers(redis), namespace="test")
         policy = RatePolicy(name="default", quota=600, window=60)
-        for _ in range(3):  # leases of 1 and 2: the next request is served from memory
+        for _ in range(3):  # takes of 1, 1 (busy from then on) and 2: the next is leased
             await limiter.hit(policy, "user:busy")
 
         along = LuaCall(MARK, ["test:marked"], [])
@@ -277,14 +277,15 @@ class TestRateLimiter:
         assert await along.reply == 1
         assert await redis.exists("test:marked") == 1
 
-    async def test_keys_expire_once_the_quota_is_whole_again(
+    async def test_keys_expire_a_lease_time_after_the_quota_is_whole_again(
         self, batchers: Batchers, redis: Redis
     ) -> None:
-        await RateLimiter(batchers(redis), namespace="test").hit(TEN_PER_MINUTE, "user:alice")
+        limiter = RateLimiter(batchers(redis), namespace="test", lease_seconds=0.5)
+        await limiter.hit(TEN_PER_MINUTE, "user:alice")  # whole again in 6 s
 
         ttl = await redis.pttl("test:rl:default:user:alice")
 
-        assert 6_000 < ttl <= 7_000
+        assert 6_000 < ttl <= 6_500
 
     async def test_without_redis_a_local_limiter_still_limits(self, batchers: Batchers) -> None:
         unreachable = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
