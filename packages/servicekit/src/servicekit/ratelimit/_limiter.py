@@ -197,34 +197,29 @@ class RateLimiter:
             )
         if wanted == 1:
             if found and key not in self._leases and _largest(policy) > 1:
-                self._busy(key, remaining, reset_ms)
+                # Redis still held the client's count: it was busy lately, here or on
+                # another instance. An empty lease says so: its next request takes two.
+                self._lease(key, 0, remaining, reset_ms, 1, time.monotonic())
             reset = (reset_ms + 999) // 1000  # a grant's reset_ms is at least 1
             return Decision(True, remaining, reset, 0)  # noqa: FBT003 -- hot path: keywords cost 0.4 µs
         now = time.monotonic()
-        lease = _Lease(
-            unused=granted - 1,
-            remaining=remaining,
-            whole_at=now + reset_ms / 1000,
-            expires=now + self.lease_seconds,
-            size=wanted,
-        )
-        self._remember(self._leases, key, lease)
+        lease = self._lease(key, granted - 1, remaining, reset_ms, wanted, now)
         return _from_lease(lease, now, policy.window / policy.quota)
 
-    def _busy(self, key: str, remaining: int, reset_ms: int) -> None:
-        """Redis still held the count of ``key``'s client, just admitted alone: it was busy
-        lately, here or on another instance. An empty lease says so for ``lease_seconds``:
-        its next request takes two (unless the policy's leases are of one: then nothing
-        is noted)."""
-        now = time.monotonic()
+    def _lease(
+        self, key: str, unused: int, remaining: int, reset_ms: int, size: int, now: float
+    ) -> _Lease:
+        """Keep a lease of ``unused`` requests of a take of ``size`` for ``key``'s client,
+        from Redis's reply (``remaining``, ``reset_ms``) at ``now``."""
         lease = _Lease(
-            unused=0,
+            unused=unused,
             remaining=remaining,
             whole_at=now + reset_ms / 1000,
             expires=now + self.lease_seconds,
-            size=1,
+            size=size,
         )
         self._remember(self._leases, key, lease)
+        return lease
 
     def _next_take(
         self, key: str, lease: _Lease, policy: RatePolicy, now: float
@@ -233,8 +228,8 @@ class RateLimiter:
         client with a ``lease`` that has none to hand out.
 
         The lease's unused requests are given back here, before any await, so that two
-        requests of one client can never give the same ones back twice. A lease past its
-        time goes too: the client has gone quiet, and takes one request.
+        requests of one client can never give the same ones back twice. A lease that is
+        down to single requests (past its time, or halved to one) goes too.
         """
         given_back, lease.unused = lease.unused, 0
         if given_back:
